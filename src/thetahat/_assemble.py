@@ -1,0 +1,195 @@
+"""Turn an optimiser solution on the standardised, unconstrained scale into a FitResult."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Callable
+
+import jax.numpy as jnp
+import numpy as np
+from scipy.special import ndtri
+
+from thetahat.errors import BoundaryWarning, ConvergenceWarning, FitError, HessianWarning
+from thetahat.inference import invert_information, unpack_jacobian
+from thetahat.likelihood import Layout
+from thetahat.optimize import Solution
+from thetahat.result import FitResult
+
+if TYPE_CHECKING:
+    from thetahat.fit import _Estimation
+
+#: A threshold closer than this (standardised units) to min(x) signals an
+#: unbounded likelihood (e.g. three-parameter Weibull/gamma with shape < 1).
+_THRESHOLD_COLLAPSE = 1e-9
+
+
+def assemble_result(
+    est: _Estimation,
+    layout: Layout,
+    bounds: np.ndarray,
+    fixed_flat: np.ndarray,
+    sol: Solution,
+    method: str,
+    boundary: tuple[str, ...],
+    extra: dict[str, Any],
+) -> FitResult:
+    fam, std = est.fam, est.std
+    params_std = {k: np.asarray(v) for k, v in layout.unpack(jnp.asarray(sol.z), jnp.asarray(fixed_flat), jnp.asarray(bounds)).items()}
+    params_std.update({k: np.asarray(v, float) for k, v in extra.items()})
+    params = {
+        p.name: _scalar_or_array(std.param_from_std(p.role, params_std[p.name]))
+        for p in fam.params
+    }
+    cov_z, hess_msg = invert_information(sol.hess)
+    hessian_ok = cov_z is not None
+    cov_names, role_scale = _flat_names(layout, est)
+    jac = unpack_jacobian(layout, sol.z, fixed_flat, bounds) * role_scale[:, None]
+    if cov_z is not None:
+        cov = jac @ cov_z @ jac.T
+    else:
+        cov = np.full((len(cov_names), len(cov_names)), np.nan)
+    se = _standard_errors(layout, est, cov)
+    used_w = est.w.sum()
+    log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
+    if fam.data_ndim == 2:
+        log_jacobian = used_w * est.x.shape[1] * np.log(std.scale)
+    loglik = float(-sol.nll - log_jacobian)
+
+    converged, message = sol.converged, sol.message
+    collapsed = _collapsed_thresholds(layout, bounds, params_std)
+    if collapsed:
+        converged = False
+        message = (
+            f"the likelihood is unbounded: {collapsed} ran into min(x) "
+            "(typically a shape parameter below 1); no maximum exists. "
+            "Fix the threshold (fixed={'loc': ...}) instead."
+        )
+    if not np.isfinite(loglik):
+        converged, message = False, f"non-finite log-likelihood ({loglik}) at the end of the fit"
+    _warn(est, converged, message, hessian_ok, hess_msg, boundary)
+    return FitResult(
+        family=fam,
+        params=params,
+        se=se,
+        cov=cov,
+        cov_names=tuple(cov_names),
+        loglik=loglik,
+        nobs=float(used_w),
+        n_free=est.spec.n_free,
+        converged=bool(converged),
+        n_iter=sol.n_iter,
+        score_norm=float(np.max(np.abs(sol.grad))) if sol.grad.size else 0.0,
+        method=method,
+        message=message,
+        fixed={k: _scalar_or_array(v) for k, v in est.spec.fixed.items()},
+        at_boundary=boundary,
+        hessian_ok=hessian_ok,
+        hessian_message=hess_msg,
+        _interval=_interval_function(layout, est, sol, bounds, cov_z, params, se),
+    )
+
+
+def _scalar_or_array(value: Any) -> Any:
+    arr = np.asarray(value, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _flat_names(layout: Layout, est: _Estimation) -> tuple[list[str], np.ndarray]:
+    names, scales = [], []
+    for name, bij in layout.free:
+        jac = est.std.jacobian(est.fam.param(name).role)
+        size = int(np.prod(bij.shape, dtype=int))
+        if bij.shape == ():
+            names.append(name)
+        else:
+            names.extend(f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*bij.shape))
+        scales.extend([jac] * size)
+    return names, np.asarray(scales, dtype=float)
+
+
+def _standard_errors(layout: Layout, est: _Estimation, cov: np.ndarray) -> dict[str, Any]:
+    se: dict[str, Any] = {}
+    var = np.sqrt(np.clip(np.diag(cov), 0, None)) if cov.size else np.zeros(0)
+    start = 0
+    for name, bij in layout.free:
+        size = int(np.prod(bij.shape, dtype=int))
+        block = var[start : start + size]
+        se[name] = float(block[0]) if bij.shape == () else block.reshape(bij.shape)
+        start += size
+    return se
+
+
+def _collapsed_thresholds(layout: Layout, bounds: np.ndarray, params_std: dict[str, Any]) -> list[str]:
+    hits = []
+    for i, (name, bij) in enumerate(layout.free):
+        if bij.kind == "upper" and layout.family.param(name).constraint.high == "data_min":
+            if float(bounds[i, 1] - params_std[name]) < _THRESHOLD_COLLAPSE:
+                hits.append(name)
+    return hits
+
+
+def _warn(
+    est: _Estimation,
+    converged: bool,
+    message: str,
+    hessian_ok: bool,
+    hess_msg: str,
+    boundary: tuple[str, ...],
+) -> None:
+    name = est.fam.name
+    if not converged:
+        text = f"{name} fit did not converge: {message}"
+        if est.strict:
+            raise FitError(text)
+        warnings.warn(text + ". Results are reported with converged=False.", ConvergenceWarning, stacklevel=4)
+    elif not hessian_ok:
+        warnings.warn(
+            f"{name} fit: {hess_msg}; standard errors are not available (nan). "
+            "The model may be over-parametrised for these data: fix a parameter.",
+            HessianWarning,
+            stacklevel=4,
+        )
+    if boundary:
+        warnings.warn(
+            f"{name} fit: the MLE of {list(boundary)} lies on the boundary of the parameter "
+            "space; no Wald standard error or interval exists for it.",
+            BoundaryWarning,
+            stacklevel=4,
+        )
+
+
+def _interval_function(
+    layout: Layout,
+    est: _Estimation,
+    sol: Solution,
+    bounds: np.ndarray,
+    cov_z: np.ndarray | None,
+    params: dict[str, Any],
+    se: dict[str, Any],
+) -> Callable[[float], dict[str, tuple[Any, Any]]]:
+    """Wald intervals: on z for scalar parameters (mapped back), natural scale otherwise."""
+
+    def intervals(level: float) -> dict[str, tuple[Any, Any]]:
+        q = float(ndtri(0.5 + level / 2))
+        out: dict[str, tuple[Any, Any]] = {}
+        start = 0
+        for i, (name, bij) in enumerate(layout.free):
+            role = est.fam.param(name).role
+            if bij.shape == () and cov_z is not None:
+                half = q * np.sqrt(max(cov_z[start, start], 0.0))
+                ends = [
+                    float(est.std.param_from_std(role, bij.forward(jnp.asarray([sol.z[start] + d]), bounds[i, 0], bounds[i, 1])))
+                    for d in (-half, half)
+                ]
+                out[name] = (min(ends), max(ends))
+            elif cov_z is not None:
+                value, err = np.asarray(params[name]), np.asarray(se[name])
+                out[name] = (value - q * err, value + q * err)
+            else:
+                out[name] = (np.nan, np.nan)
+            start += bij.size
+        for name in est.spec.free:
+            out.setdefault(name, (np.nan, np.nan))
+        return out
+
+    return intervals

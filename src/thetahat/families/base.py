@@ -1,0 +1,197 @@
+"""The family protocol: what a distribution declares once.
+
+A family declares, as data, its parameters (:class:`Param`: name, constraint,
+how it moves when the data are rescaled) and its support (:class:`Support`),
+and writes ``logpdf(x, **params)`` once in ``jax.numpy``. Gradients, Hessians,
+standard errors and compilation are derived from that by the engine.
+
+Optional hooks, each defaulting to "use the generic path":
+
+* ``sufficient_stats(x, w)`` + ``loglik_from_stats(stats, **params)`` -- the
+  log-likelihood as a function of a few weighted sums, so that the fit, the
+  loglik and the observed information cost one pass over the data;
+* ``mle(x, w, fixed)`` / ``mle_from_stats(stats, fixed)`` -- a closed form (or
+  a one-dimensional profile) for the maximum-likelihood estimate; return
+  ``None`` when the given combination of fixed parameters has none;
+* ``initial_params(x, w, fixed)`` -- data-driven start values in the domain;
+* ``scipy_dist(**params)`` -- the equivalent frozen ``scipy.stats`` distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from thetahat.constraints import Constraint
+
+__all__ = ["Param", "Support", "Family", "Role"]
+
+#: How a parameter moves when the data are mapped to (x - m) / s:
+#: location -> (theta - m)/s, scale -> theta/s, rate -> theta*s,
+#: log_location -> theta - log s (lognormal mu), shape -> unchanged.
+Role = Literal["location", "scale", "rate", "log_location", "shape"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a family.
+
+    Parameters
+    ----------
+    name : str
+        Canonical name, e.g. ``"sigma"``.
+    constraint : Constraint
+        Its domain; the optimiser works through the matching bijection.
+    role : {"location", "scale", "rate", "log_location", "shape"}, default="shape"
+        How it transforms when the data are shifted and rescaled.
+    default : float or None, default=None
+        If given, the parameter is held at this value unless the user frees it
+        with ``free=[name]`` (e.g. the threshold ``loc=0`` of the gamma).
+    known : bool, default=False
+        A known constant that the user must supply in ``fixed``
+        (the number of trials of the binomial).
+    doc : str
+        One line for the summary and documentation.
+    """
+
+    name: str
+    constraint: Constraint
+    role: Role = "shape"
+    default: float | None = None
+    known: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Support:
+    """The set of possible observations.
+
+    ``low``/``high`` are numbers; ``low_param`` names a parameter that replaces
+    ``low`` (a threshold ``loc``), ``high_param`` one that replaces ``high``
+    (the binomial ``n``). ``integer`` marks count data.
+    """
+
+    low: float = -np.inf
+    high: float = np.inf
+    low_closed: bool = False
+    high_closed: bool = False
+    integer: bool = False
+    low_param: str | None = None
+    high_param: str | None = None
+
+    def bounds(self, values: dict[str, float]) -> tuple[float, float]:
+        """Numeric (low, high) given the values of fixed parameters."""
+        low = values.get(self.low_param, self.low) if self.low_param else self.low
+        high = values.get(self.high_param, self.high) if self.high_param else self.high
+        return float(low), float(high)
+
+    def outside(self, x: np.ndarray, values: dict[str, float]) -> np.ndarray:
+        """Boolean mask of observations outside the support."""
+        low, high = self.bounds(values)
+        below = x < low if self.low_closed else x <= low
+        above = x > high if self.high_closed else x >= high
+        bad = below | above
+        if self.integer:
+            bad |= x != np.floor(x)
+        return bad
+
+    def describe(self, values: dict[str, float]) -> str:
+        """E.g. ``"(0, inf)"`` or ``"integers in [0, 10]"``."""
+        low, high = self.bounds(values)
+        left = "[" if self.low_closed else "("
+        right = "]" if self.high_closed else ")"
+        text = f"{left}{low:g}, {high:g}{right}"
+        return f"integers in {text}" if self.integer else text
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """Base class of every distribution family (see the module docstring).
+
+    Subclasses set the class attributes and implement :meth:`logpdf`.
+    Instances are immutable and hashable by identity, which lets the engine
+    cache one compiled likelihood per family.
+    """
+
+    name: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]]
+    support: ClassVar[Support] = Support()
+    #: "location-scale": data may be shifted and scaled before the numerical
+    #: fit; "scale": only scaled (support anchored at 0); "none": neither.
+    standardize: ClassVar[str] = "none"
+    is_discrete: ClassVar[bool] = False
+    #: 1 for scalar observations, 2 for rows of a matrix (multivariate).
+    data_ndim: ClassVar[int] = 1
+    #: Parameters whose MLE sits on the support boundary (uniform ends,
+    #: Pareto scale): no Wald standard error exists for them.
+    irregular: ClassVar[tuple[str, ...]] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    # -- declared once -------------------------------------------------
+    def logpdf(self, x: Any, **params: Any) -> Any:
+        """Elementwise log-density (log-mass) in ``jax.numpy``; -inf off support."""
+        raise NotImplementedError
+
+    # -- optional hooks ------------------------------------------------
+    def param_shapes(self, x: np.ndarray) -> dict[str, tuple[int, ...]]:
+        """Shapes of vector/matrix parameters for data ``x`` (scalars omitted)."""
+        return {}
+
+    def initial_params(
+        self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Start values inside the domain, from (standardised) data."""
+        raise NotImplementedError(f"{self.name} declares no start values")
+
+    def mle(
+        self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Closed-form MLE from the data, or None to use the numerical path."""
+        return None
+
+    def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, ...] | None:
+        """Weighted sufficient statistics, or None if the family has none."""
+        return None
+
+    def mle_from_stats(
+        self, stats: tuple[float, ...], fixed: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Closed-form MLE from sufficient statistics, or None."""
+        return None
+
+    def loglik_from_stats(self, stats: Any, **params: Any) -> Any:
+        """The total log-likelihood from sufficient statistics (jax.numpy)."""
+        raise NotImplementedError
+
+    def scipy_dist(self, **params: Any) -> Any:
+        """The equivalent frozen ``scipy.stats`` distribution, or None."""
+        return None
+
+    # -- derived ----------------------------------------------------------
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of all parameters in declaration order."""
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        """The :class:`Param` called ``name``."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def has_stats(self) -> bool:
+        """True when the family overrides the sufficient-statistic hooks."""
+        return type(self).sufficient_stats is not Family.sufficient_stats
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __repr__(self) -> str:
+        return f"<family {self.name}: {', '.join(self.param_names)}>"

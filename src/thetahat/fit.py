@@ -1,0 +1,334 @@
+"""The one entry point: ``fit(x, family)``.
+
+Pipeline: validate data -> resolve free/fixed parameters -> standardise ->
+closed form (sufficient statistics) or trust-region Newton -> observed
+information -> FitResult in the user's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.typing import ArrayLike
+
+from thetahat.constraints import Interval
+from thetahat.data import Standardizer, as_float_array, validate_weights
+from thetahat.errors import DataError, describe_bad_values
+from thetahat.families import get_family
+from thetahat.families.base import Family
+from thetahat.inference import stats_hessian
+from thetahat.likelihood import Layout, nll_value_grad_hess
+from thetahat.optimize import Solution, TrustRegionNewton, pad_to_bucket, solve
+from thetahat.result import FitResult
+from thetahat.transforms import biject_to
+
+__all__ = ["fit"]
+
+
+def fit(
+    x: ArrayLike,
+    family: str | Family,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    free: Sequence[str] = (),
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    weights: ArrayLike | None = None,
+    start: Mapping[str, Any] | None = None,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+    strict: bool = False,
+) -> FitResult:
+    """Fit ``family`` to the observations ``x`` by maximum likelihood.
+
+    Parameters
+    ----------
+    x : array_like
+        Observations: 1-D, or (n_samples, n_features) for multivariate families.
+    family : str or Family
+        A name from :func:`thetahat.families` or a :class:`Family` instance
+        (e.g. from :func:`thetahat.custom`).
+    fixed : dict, optional
+        Parameters held at given values, e.g. ``{"loc": 0.0}``.
+    free : sequence of str, default=()
+        Parameters with a default value to estimate instead, e.g. ``["loc"]``
+        for the three-parameter gamma, Weibull or lognormal.
+    bounds : dict, optional
+        Name -> (low, high), narrowing a parameter's domain (open interval).
+    weights : array_like, optional
+        Non-negative frequency weights, one per observation.
+    start : dict, optional
+        Start values overriding the data-driven ones.
+    tol : float, default=1e-12
+        Newton-decrement tolerance (see :class:`TrustRegionNewton`).
+    max_iter : int, default=200
+        Iteration limit of the optimiser.
+    strict : bool, default=False
+        Raise :class:`FitError` instead of warning when the fit does not converge.
+
+    Returns
+    -------
+    FitResult
+
+    Examples
+    --------
+    >>> import numpy as np, thetahat
+    >>> x = np.random.default_rng(0).gamma(2.0, 3.0, size=500)
+    >>> res = thetahat.fit(x, "gamma")
+    >>> round(res.params["shape"], 2), res.converged
+    (2.05, True)
+    """
+    fam = get_family(family)
+    x_arr = as_float_array(x, ndim=fam.data_ndim)
+    w = validate_weights(weights, x_arr.shape[0])
+    spec = _ParamSpec.build(fam, x_arr, fixed, free, bounds, start)
+    _check_support(fam, x_arr, spec)
+    _check_enough_data(fam, x_arr, w, spec)
+    with jax.enable_x64(True):
+        return _Estimation(fam, x_arr, w, spec, TrustRegionNewton(tol, max_iter), strict).run()
+
+
+@dataclass
+class _ParamSpec:
+    """Which parameters are free, their fixed values, shapes, bounds and starts."""
+
+    free: list[str]
+    fixed: dict[str, Any]
+    shapes: dict[str, tuple[int, ...]]
+    bounds: dict[str, tuple[float, float]]
+    start: dict[str, Any]
+
+    @classmethod
+    def build(
+        cls,
+        fam: Family,
+        x: np.ndarray,
+        fixed: Mapping[str, Any] | None,
+        free: Sequence[str],
+        bounds: Mapping[str, tuple[float, float]] | None,
+        start: Mapping[str, Any] | None,
+    ) -> _ParamSpec:
+        fixed = dict(fixed or {})
+        bounds = dict(bounds or {})
+        start = dict(start or {})
+        names = fam.param_names
+        for arg, given in (("fixed", fixed), ("free", free), ("bounds", bounds), ("start", start)):
+            unknown = [k for k in given if k not in names]
+            if unknown:
+                raise DataError(
+                    f"{arg} names unknown parameter(s) {unknown} of family {fam.name!r}; "
+                    f"its parameters are {list(names)}."
+                )
+        clash = [k for k in free if k in fixed]
+        if clash:
+            raise DataError(f"parameter(s) {clash} are both free and fixed; choose one.")
+        values: dict[str, Any] = {}
+        for p in fam.params:
+            if p.name in fixed:
+                values[p.name] = np.asarray(fixed[p.name], dtype=float)
+            elif p.known:
+                raise DataError(
+                    f"family {fam.name!r} needs the known value of {p.name!r} "
+                    f"({p.doc or 'a known constant'}): pass fixed={{'{p.name}': ...}}."
+                )
+            elif p.default is not None and p.name not in free:
+                values[p.name] = np.asarray(p.default, dtype=float)
+        shapes = fam.param_shapes(x)
+        for name, value in values.items():
+            constraint = fam.param(name).constraint
+            if isinstance(constraint, Interval):
+                constraint = constraint.resolve(-np.inf, np.inf)
+            if not constraint.check(value):
+                raise DataError(
+                    f"fixed value of {name!r} must be {constraint.describe()}; got {value!r}."
+                )
+        free_names = [p.name for p in fam.params if p.name not in values]
+        return cls(free_names, values, shapes, bounds, start)
+
+    @property
+    def n_free(self) -> int:
+        return sum(int(np.prod(self.shapes.get(n, ()), dtype=int)) for n in self.free)
+
+
+def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
+    values = {k: float(v) for k, v in spec.fixed.items() if np.ndim(v) == 0}
+    support = fam.support
+    if support.low_param in spec.free:  # a free threshold follows the data
+        values[support.low_param] = -np.inf
+    bad = support.outside(x, values)
+    if bad.any():
+        raise DataError(
+            f"x has values outside the support {support.describe(values)} of the "
+            f"{fam.name} family: {describe_bad_values(x, bad)}. "
+            "Check the data or choose a family whose support contains it."
+        )
+
+
+def _check_enough_data(fam: Family, x: np.ndarray, w: np.ndarray, spec: _ParamSpec) -> None:
+    used = x[w > 0]
+    n_obs = used.shape[0]
+    k = spec.n_free
+    if n_obs < k:
+        raise DataError(
+            f"{n_obs} observation(s) with positive weight cannot identify {k} free "
+            f"parameters of the {fam.name} family; fix some parameters or add data."
+        )
+    if fam.is_discrete or fam.data_ndim != 1:
+        return
+    shape_like = [
+        n for n in spec.free if fam.param(n).role in ("scale", "rate", "shape")
+    ]
+    distinct = np.unique(used)
+    if shape_like and distinct.size < 2:
+        raise DataError(
+            f"all {n_obs} observations are identical (value {distinct[0]!r}): the MLE of "
+            f"{shape_like} for the {fam.name} family is degenerate. "
+            "Fix those parameters or use data with spread."
+        )
+
+
+class _Estimation:
+    """One fit in progress; ``run`` returns the FitResult."""
+
+    def __init__(
+        self,
+        fam: Family,
+        x: np.ndarray,
+        w: np.ndarray,
+        spec: _ParamSpec,
+        solver: TrustRegionNewton,
+        strict: bool,
+    ) -> None:
+        self.fam, self.x, self.w, self.spec = fam, x, w, spec
+        self.solver, self.strict = solver, strict
+        self.std = Standardizer.for_data(x[w > 0], fam.standardize)
+        self.xs = self.std.data(x)
+        self.fixed_std = {
+            k: self.std.param_to_std(fam.param(k).role, v) for k, v in spec.fixed.items()
+        }
+
+    # -- the steps ----------------------------------------------------------
+    def run(self) -> FitResult:
+        fam = self.fam
+        stats = fam.sufficient_stats(self.xs, self.w) if fam.has_stats else None
+        closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
+        if closed is None:
+            closed = fam.mle(self.xs, self.w, self.fixed_std)
+        if closed is not None:
+            return self._from_closed_form(closed, stats)
+        return self._numerical()
+
+    def _layout(self, free: Sequence[str]) -> tuple[Layout, np.ndarray]:
+        fam, xs, w = self.fam, self.xs, self.w
+        used = xs[w > 0]
+        lo_data, hi_data = float(used.min()), float(used.max())
+        entries, bounds = [], []
+        for name in free:
+            constraint = fam.param(name).constraint
+            shape = self.spec.shapes.get(name, ())
+            if isinstance(constraint, Interval):
+                constraint = constraint.resolve(lo_data, hi_data)
+                if name in self.spec.bounds:
+                    role = fam.param(name).role
+                    low, high = (self.std.param_to_std(role, b) for b in self.spec.bounds[name])
+                    constraint = constraint.intersect(*sorted((float(low), float(high))))
+                bounds.append((float(constraint.low), float(constraint.high)))
+            else:
+                bounds.append((-np.inf, np.inf))
+            entries.append((name, biject_to(constraint, shape)))
+        fixed_names = tuple(
+            (k, tuple(np.shape(v))) for k, v in self.fixed_std.items() if k not in free
+        )
+        layout = Layout(fam, tuple(entries), fixed_names)
+        return layout, np.asarray(bounds, dtype=float).reshape(len(free), 2)
+
+    def _fixed_flat(self, layout: Layout, extra: dict[str, Any]) -> np.ndarray:
+        values = {**self.fixed_std, **extra}
+        parts = [np.ravel(np.asarray(values[k], dtype=float)) for k, _ in layout.fixed]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _numerical(self) -> FitResult:
+        fam, spec = self.fam, self.spec
+        layout, bounds = self._layout(spec.free)
+        start = fam.initial_params(self.xs, self.w, self.fixed_std)
+        for name, value in spec.start.items():
+            start[name] = self.std.param_to_std(fam.param(name).role, np.asarray(value, float))
+        start = {k: _inside(v, bounds[i]) for i, (k, _) in enumerate(layout.free) for v in [start[k]]}
+        z0 = layout.pack(start, bounds)
+        fixed_flat = self._fixed_flat(layout, {})
+        sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver)
+        return self._result(layout, bounds, fixed_flat, sol, method="trust-region Newton")
+
+    def _from_closed_form(self, closed: dict[str, Any], stats: Any) -> FitResult:
+        fam = self.fam
+        all_std = {**self.fixed_std, **{k: np.asarray(v, float) for k, v in closed.items()}}
+        # Parameters on the boundary of their domain (rate 0 of all-zero
+        # counts) or on the support (uniform ends) get no Wald SE.
+        boundary = [
+            n for n in self.spec.free
+            if n not in fam.irregular and not _strictly_inside(fam, n, all_std[n])
+        ]
+        regular = [n for n in self.spec.free if n not in fam.irregular and n not in boundary]
+        layout, bounds = self._layout(regular)
+        extra = {k: all_std[k] for k in self.spec.free if k not in regular}
+        layout = Layout(
+            fam, layout.free, layout.fixed + tuple((k, tuple(np.shape(v))) for k, v in extra.items())
+        )
+        fixed_flat = self._fixed_flat(layout, extra)
+        z = layout.pack(all_std, bounds)
+        if stats is not None:
+            f, g, h = stats_hessian(layout, z, stats, fixed_flat, bounds)
+        else:
+            f, g, h = (np.asarray(v) for v in self._data_vgh(layout, z, fixed_flat, bounds))
+            f = float(f)
+        sol = Solution(z, f, g, h, 0, 0.0, True, "closed form")
+        return self._result(layout, bounds, fixed_flat, sol, method="closed form",
+                            boundary=tuple(boundary), extra=extra)
+
+    def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
+        xp, wp = pad_to_bucket(self.xs, self.w)
+        return _jit_vgh(layout, jnp.asarray(z), xp, wp, jnp.asarray(fixed_flat), jnp.asarray(bounds))
+
+    def _result(
+        self,
+        layout: Layout,
+        bounds: np.ndarray,
+        fixed_flat: np.ndarray,
+        sol: Solution,
+        method: str,
+        boundary: tuple[str, ...] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> FitResult:
+        from thetahat._assemble import assemble_result
+
+        return assemble_result(self, layout, bounds, fixed_flat, sol, method, boundary, extra or {})
+
+
+_jit_vgh = jax.jit(nll_value_grad_hess, static_argnums=0)
+
+
+def _inside(value: Any, bound: np.ndarray) -> Any:
+    low, high = bound
+    value = np.asarray(value, dtype=float)
+    if np.isfinite(low) and np.isfinite(high):
+        width = high - low
+        return np.clip(value, low + 1e-3 * width, high - 1e-3 * width)
+    if np.isfinite(low):
+        return np.maximum(value, low + 1e-3 * max(1.0, abs(low)) * 1e-3)
+    if np.isfinite(high):
+        return np.minimum(value, high - 1e-3 * max(1.0, abs(high)) * 1e-3)
+    return value
+
+
+def _strictly_inside(fam: Family, name: str, value: Any) -> bool:
+    constraint = fam.param(name).constraint
+    if isinstance(constraint, Interval):
+        constraint = constraint.resolve(-np.inf, np.inf)
+        return constraint.check(value)
+    value = np.asarray(value, dtype=float)
+    if constraint.describe().startswith("a probability"):
+        return bool(np.all(value > 0))
+    return constraint.check(value)
