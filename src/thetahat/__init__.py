@@ -15,12 +15,14 @@ from thetahat.errors import (
     ThetahatError,
     ThetahatWarning,
 )
+from thetahat.custom import custom
 from thetahat.families import Family, Param, Support, families, get_family
 from thetahat.fit import fit
 from thetahat.result import FitResult, FittedDistribution
 
 __all__ = [
     "fit",
+    "custom",
     "families",
     "get_family",
     "Family",

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from thetahat.likelihood import Layout, nll_value_grad_hess
+from thetahat.likelihood import CHUNK, Layout, nll_value_grad_hess
 
 __all__ = ["TrustRegionNewton", "Solution", "solve", "pad_to_bucket"]
 
@@ -151,6 +151,8 @@ def pad_to_bucket(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         size = 64
     else:
         step = 2 ** (int(np.floor(np.log2(n))) - 2)
+        if n > CHUNK:  # blocks of CHUNK rows must tile the padded data
+            step = max(step, CHUNK)
         size = int(-(-n // step) * step)
     if size == n:
         return x, w

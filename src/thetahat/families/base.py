@@ -19,7 +19,7 @@ Optional hooks, each defaulting to "use the generic path":
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -106,7 +106,6 @@ class Support:
         return f"integers in {text}" if self.integer else text
 
 
-@dataclass(frozen=True, eq=False)
 class Family:
     """Base class of every distribution family (see the module docstring).
 
@@ -127,7 +126,11 @@ class Family:
     #: Parameters whose MLE sits on the support boundary (uniform ends,
     #: Pareto scale): no Wald standard error exists for them.
     irregular: ClassVar[tuple[str, ...]] = ()
-    options: dict[str, Any] = field(default_factory=dict)
+    #: Typical parameter values: drive the registry tests (sampling,
+    #: recovery, comparison with scipy) and the documentation examples.
+    example_params: ClassVar[dict[str, Any]] = {}
+    #: Keyword arguments the example needs in ``fit`` (e.g. known trials).
+    example_fit_kwargs: ClassVar[dict[str, Any]] = {}
 
     # -- declared once -------------------------------------------------
     def logpdf(self, x: Any, **params: Any) -> Any:

@@ -42,6 +42,7 @@ class Normal(Family):
         Param("sigma", positive, "scale", doc="standard deviation (1/N MLE)"),
     )
     standardize = "location-scale"
+    example_params = {"mu": 1.5, "sigma": 2.0}
 
     def logpdf(self, x: Any, mu: Any, sigma: Any) -> Any:
         z = (x - mu) / sigma
@@ -101,6 +102,7 @@ class StudentT(Family):
         Param("sigma", positive, "scale", doc="scale"),
     )
     standardize = "location-scale"
+    example_params = {"df": 4.0, "mu": -1.0, "sigma": 0.5}
 
     def logpdf(self, x: Any, df: Any, mu: Any, sigma: Any) -> Any:
         z = (x - mu) / sigma
