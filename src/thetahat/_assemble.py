@@ -5,9 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
-import jax.numpy as jnp
 import numpy as np
-from scipy.special import ndtri
+from statistics import NormalDist
 
 from thetahat.errors import BoundaryWarning, ConvergenceWarning, FitError, HessianWarning
 from thetahat.inference import invert_information, unpack_jacobian
@@ -34,7 +33,11 @@ def assemble_result(
     extra: dict[str, Any],
 ) -> FitResult:
     fam, std = est.fam, est.std
-    params_std = {k: np.asarray(v) for k, v in layout.unpack(jnp.asarray(sol.z), jnp.asarray(fixed_flat), jnp.asarray(bounds)).items()}
+    if sol.unpacked is not None:
+        flat, jac = sol.unpacked
+    else:
+        flat, jac = unpack_jacobian(layout, sol.z, fixed_flat, bounds)
+    params_std = {**est.fixed_std, **_split(layout, flat)}
     params_std.update({k: np.asarray(v, float) for k, v in extra.items()})
     params = {
         p.name: _scalar_or_array(std.param_from_std(p.role, params_std[p.name]))
@@ -43,7 +46,7 @@ def assemble_result(
     cov_z, hess_msg = invert_information(sol.hess)
     hessian_ok = cov_z is not None
     cov_names, role_scale = _flat_names(layout, est)
-    jac = unpack_jacobian(layout, sol.z, fixed_flat, bounds) * role_scale[:, None]
+    jac = jac * role_scale[:, None]
     if cov_z is not None:
         cov = jac @ cov_z @ jac.T
     else:
@@ -87,6 +90,15 @@ def assemble_result(
         hessian_message=hess_msg,
         _interval=_interval_function(layout, est, sol, bounds, cov_z, params, se),
     )
+
+
+def _split(layout: Layout, flat: np.ndarray) -> dict[str, np.ndarray]:
+    out, start = {}, 0
+    for name, bij in layout.free:
+        size = int(np.prod(bij.shape, dtype=int))
+        out[name] = flat[start : start + size].reshape(bij.shape)
+        start += size
+    return out
 
 
 def _scalar_or_array(value: Any) -> Any:
@@ -170,7 +182,7 @@ def _interval_function(
     """Wald intervals: on z for scalar parameters (mapped back), natural scale otherwise."""
 
     def intervals(level: float) -> dict[str, tuple[Any, Any]]:
-        q = float(ndtri(0.5 + level / 2))
+        q = NormalDist().inv_cdf(0.5 + level / 2)
         out: dict[str, tuple[Any, Any]] = {}
         start = 0
         for i, (name, bij) in enumerate(layout.free):
@@ -178,7 +190,7 @@ def _interval_function(
             if bij.shape == () and cov_z is not None:
                 half = q * np.sqrt(max(cov_z[start, start], 0.0))
                 ends = [
-                    float(est.std.param_from_std(role, bij.forward(jnp.asarray([sol.z[start] + d]), bounds[i, 0], bounds[i, 1])))
+                    float(est.std.param_from_std(role, bij.forward_numpy(sol.z[start] + d, bounds[i, 0], bounds[i, 1])))
                     for d in (-half, half)
                 ]
                 out[name] = (min(ends), max(ends))

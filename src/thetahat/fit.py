@@ -20,7 +20,7 @@ from thetahat.data import Standardizer, as_float_array, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
-from thetahat.inference import stats_hessian
+from thetahat.inference import stats_information
 from thetahat.likelihood import Layout, nll_value_grad_hess
 from thetahat.optimize import Solution, TrustRegionNewton, pad_to_bucket, solve
 from thetahat.result import FitResult
@@ -286,12 +286,13 @@ class _Estimation:
         )
         fixed_flat = self._fixed_flat(layout, extra)
         z = layout.pack(all_std, bounds)
+        unpacked = None
         if stats is not None:
-            f, g, h = stats_hessian(layout, z, stats, fixed_flat, bounds)
+            f, g, h, unpacked = stats_information(layout, z, stats, fixed_flat, bounds)
         else:
             f, g, h = (np.asarray(v) for v in self._data_vgh(layout, z, fixed_flat, bounds))
             f = float(f)
-        sol = Solution(z, f, g, h, 0, 0.0, True, "closed form")
+        sol = Solution(z, f, g, h, 0, 0.0, True, "closed form", unpacked)
         return self._result(layout, bounds, fixed_flat, sol, method="closed form",
                             boundary=tuple(boundary), extra=extra)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from thetahat.likelihood import Layout
 
-__all__ = ["invert_information", "unpack_jacobian", "stats_hessian"]
+__all__ = ["invert_information", "unpack_jacobian", "stats_information"]
 
 
 def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -41,32 +41,46 @@ def _flat_unpack(layout: Layout) -> Callable[..., Any]:
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
-    return jax.jit(jax.jacfwd(flat))
+    return jax.jit(lambda *a: (flat(*a), jax.jacfwd(flat)(*a)))
 
 
-def unpack_jacobian(layout: Layout, z: np.ndarray, fixed: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """d(flattened free parameters)/dz at ``z``."""
+def unpack_jacobian(
+    layout: Layout, z: np.ndarray, fixed: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The flattened free parameters at ``z`` and their Jacobian d theta / dz."""
     if layout.size == 0:
-        return np.zeros((0, 0))
-    return np.asarray(_flat_unpack(layout)(jnp.asarray(z), jnp.asarray(fixed), jnp.asarray(bounds)))
+        return np.zeros(0), np.zeros((0, 0))
+    values, jac = _flat_unpack(layout)(jnp.asarray(z), jnp.asarray(fixed), jnp.asarray(bounds))
+    return np.asarray(values), np.asarray(jac)
 
 
 @lru_cache(maxsize=256)
-def _stats_vgh(layout: Layout) -> Callable[..., Any]:
+def _stats_information(layout: Layout) -> Callable[..., Any]:
     def nll(z: Any, stats: Any, fixed: Any, bounds: Any) -> Any:
         return -layout.family.loglik_from_stats(stats, **layout.unpack(z, fixed, bounds))
 
-    return jax.jit(lambda *a: (nll(*a), jax.grad(nll)(*a), jax.hessian(nll)(*a)))
+    def flat(z: Any, fixed: Any, bounds: Any) -> Any:
+        params = layout.unpack(z, fixed, bounds)
+        return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
+
+    def everything(z: Any, stats: Any, fixed: Any, bounds: Any) -> Any:
+        value, grad = jax.value_and_grad(nll)(z, stats, fixed, bounds)
+        hess = jax.hessian(nll)(z, stats, fixed, bounds)
+        return value, grad, hess, flat(z, fixed, bounds), jax.jacfwd(flat)(z, fixed, bounds)
+
+    # One compiled function for value, score, information and the Jacobian of
+    # the parametrisation: a fresh process pays a single compilation.
+    return jax.jit(everything)
 
 
-def stats_hessian(
+def stats_information(
     layout: Layout, z: np.ndarray, stats: tuple[Any, ...], fixed: np.ndarray, bounds: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """NLL, gradient and Hessian from sufficient statistics: no pass over the data."""
-    value, grad, hess = _stats_vgh(layout)(
+) -> tuple[float, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """NLL, score, Hessian (in z) and (theta, d theta/dz) from sufficient statistics alone."""
+    value, grad, hess, flat, jac = _stats_information(layout)(
         jnp.asarray(z),
         tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats),
         jnp.asarray(fixed),
         jnp.asarray(bounds),
     )
-    return float(value), np.asarray(grad), np.asarray(hess)
+    return float(value), np.asarray(grad), np.asarray(hess), (np.asarray(flat), np.asarray(jac))

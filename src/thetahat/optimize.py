@@ -38,6 +38,9 @@ class Solution(NamedTuple):
     decrement: float
     converged: bool
     message: str
+    #: (flattened free parameters, d theta / dz) at ``z`` when already
+    #: computed (closed forms); else None.
+    unpacked: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)

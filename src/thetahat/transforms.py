@@ -68,6 +68,19 @@ class Bijector:
             return lower @ lower.T
         raise ValueError(f"unknown bijector kind {self.kind!r}")
 
+    def forward_numpy(self, z: np.ndarray, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+        """``forward`` for the elementwise kinds in plain numpy (no JAX dispatch)."""
+        z = np.asarray(z, dtype=float)
+        if self.kind == "identity":
+            return z
+        if self.kind == "lower":
+            return low + np.exp(z)
+        if self.kind == "upper":
+            return high - np.exp(z)
+        if self.kind == "interval":
+            return low + (high - low) / (1.0 + np.exp(-z))
+        raise ValueError(f"forward_numpy does not handle the {self.kind!r} bijector")
+
     def inverse(self, theta: Any, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
         """Map a value of the domain to its unconstrained slice (numpy)."""
         theta = np.asarray(theta, dtype=float)
