@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thetahat.constraints import Interval
-from thetahat.data import Standardizer, as_float_array, validate_weights
+from thetahat.data import Standardizer, as_float_array, is_unit, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
@@ -174,7 +174,7 @@ def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
 
 
 def _check_enough_data(fam: Family, x: np.ndarray, w: np.ndarray, spec: _ParamSpec) -> None:
-    used = x[w > 0]
+    used = x if is_unit(w) else x[w > 0]
     n_obs = used.shape[0]
     k = spec.n_free
     if n_obs < k:
@@ -209,10 +209,16 @@ class _Estimation:
     ) -> None:
         self.fam, self.x, self.w, self.spec = fam, x, w, spec
         self.solver, self.strict = solver, strict
-        self.std = Standardizer.for_data(x[w > 0], fam.standardize)
-        self.xs = self.std.data(x)
+        self.used = x if is_unit(w) else x[w > 0]
+        self.data_range = (float(self.used.min()), float(self.used.max()))
+        self._standardize(Standardizer.for_data(self.used, fam.standardize))
+
+    def _standardize(self, std: Standardizer) -> None:
+        """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
+        self.std = std
+        self.xs = std.data(self.x)
         self.fixed_std = {
-            k: self.std.param_to_std(fam.param(k).role, v) for k, v in spec.fixed.items()
+            k: std.param_to_std(self.fam.param(k).role, v) for k, v in self.spec.fixed.items()
         }
 
     # -- the steps ----------------------------------------------------------
@@ -220,18 +226,23 @@ class _Estimation:
         fam = self.fam
         if method == "numerical":
             return self._numerical()
+        numerical_std = self.std
+        if Standardizer.is_moderate(*self.data_range):
+            # Closed forms are exact on raw data of moderate magnitude (their
+            # two-pass sums need no shift): skip the standardised copy.
+            self._standardize(Standardizer())
         stats = fam.sufficient_stats(self.xs, self.w) if fam.has_stats else None
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
             closed = fam.mle(self.xs, self.w, self.fixed_std)
         if closed is not None:
             return self._from_closed_form(closed, stats)
+        self._standardize(numerical_std)
         return self._numerical()
 
     def _layout(self, free: Sequence[str]) -> tuple[Layout, np.ndarray]:
-        fam, xs, w = self.fam, self.xs, self.w
-        used = xs[w > 0]
-        lo_data, hi_data = float(used.min()), float(used.max())
+        fam = self.fam
+        lo_data, hi_data = (self.std.data(np.asarray(v)) for v in self.data_range)
         entries, bounds = [], []
         for name in free:
             constraint = fam.param(name).constraint
