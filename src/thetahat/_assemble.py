@@ -93,12 +93,9 @@ def assemble_result(
 
 
 def _split(layout: Layout, flat: np.ndarray) -> dict[str, np.ndarray]:
-    out, start = {}, 0
-    for name, bij in layout.free:
-        size = int(np.prod(bij.shape, dtype=int))
-        out[name] = flat[start : start + size].reshape(bij.shape)
-        start += size
-    return out
+    from thetahat.fit import _split_flat
+
+    return dict(zip(layout.free_names, _split_flat(layout, flat)))
 
 
 def _scalar_or_array(value: Any) -> Any:
@@ -134,7 +131,8 @@ def _standard_errors(layout: Layout, est: _Estimation, cov: np.ndarray) -> dict[
 def _collapsed_thresholds(layout: Layout, bounds: np.ndarray, params_std: dict[str, Any]) -> list[str]:
     hits = []
     for i, (name, bij) in enumerate(layout.free):
-        if bij.kind == "upper" and layout.family.param(name).constraint.high == "data_min":
+        constraint = layout.family.param(name).constraint
+        if bij.kind in ("upper", "interval") and getattr(constraint, "high", None) == "data_min":
             if float(bounds[i, 1] - params_std[name]) < _THRESHOLD_COLLAPSE:
                 hits.append(name)
     return hits

@@ -20,7 +20,7 @@ from thetahat.data import Standardizer, as_float_array, is_unit, validate_weight
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
-from thetahat.inference import stats_information
+from thetahat.inference import stats_information, unpack_jacobian
 from thetahat.likelihood import Layout, nll_value_grad_hess
 from thetahat.optimize import Solution, TrustRegionNewton, pad_to_bucket, solve
 from thetahat.result import FitResult
@@ -224,7 +224,9 @@ class _Estimation:
     # -- the steps ----------------------------------------------------------
     def run(self, method: str = "auto") -> FitResult:
         fam = self.fam
-        if method == "numerical":
+        if method == "numerical" or self.spec.bounds:
+            # User bounds may exclude the closed-form estimate: the bounded
+            # optimiser is the only path that honours them.
             return self._numerical()
         numerical_std = self.std
         if Standardizer.is_moderate(*self.data_range):
@@ -242,7 +244,7 @@ class _Estimation:
 
     def _layout(self, free: Sequence[str]) -> tuple[Layout, np.ndarray]:
         fam = self.fam
-        lo_data, hi_data = (self.std.data(np.asarray(v)) for v in self.data_range)
+        lo_data, hi_data = (float(self.std.data(np.asarray(v))) for v in self.data_range)
         entries, bounds = [], []
         for name in free:
             constraint = fam.param(name).constraint
@@ -278,16 +280,29 @@ class _Estimation:
         z0 = layout.pack(start, bounds)
         fixed_flat = self._fixed_flat(layout, {})
         sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver)
+        flat, _ = unpack_jacobian(layout, sol.z, fixed_flat, bounds)
+        at_bound = _at_user_bounds(layout, bounds, flat, self.spec.bounds)
+        if at_bound and sol.converged:
+            # The optimum sits on a user bound: the information there is
+            # singular in z, so condition on the bounded parameters instead.
+            values = dict(zip(layout.free_names, _split_flat(layout, flat)))
+            return self._at_point(values, None, sol, at_bound)
         return self._result(layout, bounds, fixed_flat, sol, method="trust-region Newton")
 
     def _from_closed_form(self, closed: dict[str, Any], stats: Any) -> FitResult:
+        return self._at_point(closed, stats, None, [])
+
+    def _at_point(
+        self, estimate: dict[str, Any], stats: Any, sol: Solution | None, on_bound: list[str]
+    ) -> FitResult:
+        """Result at a known optimum (closed form, or an optimum on a bound)."""
         fam = self.fam
-        all_std = {**self.fixed_std, **{k: np.asarray(v, float) for k, v in closed.items()}}
+        all_std = {**self.fixed_std, **{k: np.asarray(v, float) for k, v in estimate.items()}}
         # Parameters on the boundary of their domain (rate 0 of all-zero
-        # counts) or on the support (uniform ends) get no Wald SE.
+        # counts), on the support (uniform ends) or on a user bound get no Wald SE.
         boundary = [
             n for n in self.spec.free
-            if n not in fam.irregular and not _strictly_inside(fam, n, all_std[n])
+            if n not in fam.irregular and (n in on_bound or not _strictly_inside(fam, n, all_std[n]))
         ]
         regular = [n for n in self.spec.free if n not in fam.irregular and n not in boundary]
         layout, bounds = self._layout(regular)
@@ -301,10 +316,16 @@ class _Estimation:
         if stats is not None:
             f, g, h, unpacked = stats_information(layout, z, stats, fixed_flat, bounds)
         else:
-            f, g, h = (np.asarray(v) for v in self._data_vgh(layout, z, fixed_flat, bounds))
-            f = float(f)
-        sol = Solution(z, f, g, h, 0, 0.0, True, "closed form", unpacked)
-        return self._result(layout, bounds, fixed_flat, sol, method="closed form",
+            value, grad, hess = self._data_vgh(layout, z, fixed_flat, bounds)
+            f, g, h = float(value), np.asarray(grad), np.asarray(hess)
+        if sol is None:
+            sol = Solution(z, f, g, h, 0, 0.0, True, "closed form", unpacked)
+            method = "closed form"
+        else:
+            sol = Solution(z, f, g, h, sol.n_iter, sol.decrement, True,
+                           "converged to a bound", unpacked)
+            method = "trust-region Newton"
+        return self._result(layout, bounds, fixed_flat, sol, method=method,
                             boundary=tuple(boundary), extra=extra)
 
     def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
@@ -327,6 +348,30 @@ class _Estimation:
 
 
 _jit_vgh = jax.jit(nll_value_grad_hess, static_argnums=0)
+
+
+def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:
+    parts, start = [], 0
+    for _, bij in layout.free:
+        size = int(np.prod(bij.shape, dtype=int))
+        parts.append(flat[start : start + size].reshape(bij.shape))
+        start += size
+    return parts
+
+
+def _at_user_bounds(
+    layout: Layout, bounds: np.ndarray, flat: np.ndarray, user: Mapping[str, Any]
+) -> list[str]:
+    """Scalar free parameters that ended on a bound the user imposed."""
+    hits = []
+    for i, ((name, bij), value) in enumerate(zip(layout.free, _split_flat(layout, flat))):
+        if name not in user or bij.shape != ():
+            continue
+        low, high = bounds[i]
+        width = high - low if np.isfinite(high - low) else max(1.0, abs(float(value)))
+        if min(float(value) - low, high - float(value)) < 1e-7 * width:
+            hits.append(name)
+    return hits
 
 
 def _inside(value: Any, bound: np.ndarray) -> Any:
