@@ -56,7 +56,14 @@ def assemble_result(
     log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
     if fam.data_ndim == 2:
         log_jacobian = used_w * est.x.shape[1] * np.log(std.scale)
-    loglik = float(-sol.nll - log_jacobian)
+    log_prior = None
+    if layout.log_prior is not None:
+        import jax.numpy as jnp
+
+        log_prior = float(layout.log_prior({k: jnp.asarray(v) for k, v in params_std.items()}))
+        method = f"MAP ({method})"
+    # The optimiser minimised -(loglik + log prior): take the prior back out.
+    loglik = float(-sol.nll - (log_prior or 0.0) - log_jacobian)
 
     converged, message = sol.converged, sol.message
     collapsed = _collapsed_thresholds(layout, bounds, params_std)
@@ -88,6 +95,7 @@ def assemble_result(
         at_boundary=boundary,
         hessian_ok=hessian_ok,
         hessian_message=hess_msg,
+        log_prior=log_prior,
         _interval=_interval_function(layout, est, sol, bounds, cov_z, params, se),
     )
 

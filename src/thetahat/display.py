@@ -42,12 +42,18 @@ def summary_table(res: FitResult) -> str:
                 note,
             ))
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
-    lines = [f"Maximum-likelihood fit: {res.family.name}   (n = {res.nobs:g})"]
+    kind = "Maximum a posteriori (MAP)" if res.log_prior is not None else "Maximum-likelihood"
+    lines = [f"{kind} fit: {res.family.name}   (n = {res.nobs:g})"]
     lines += ["  ".join(c.rjust(wd) if i else c.ljust(wd) for i, (c, wd) in enumerate(zip(r, widths))).rstrip() for r in rows]
     lines.append(
         f"loglik = {res.loglik:.6f}   AIC = {res.aic:.4f}   BIC = {res.bic:.4f}   "
         f"free parameters = {res.n_free}"
     )
+    if res.log_prior is not None:
+        lines.append(
+            f"log prior = {res.log_prior:.6f}   log posterior (unnormalised) = "
+            f"{res.loglik + res.log_prior:.6f}; standard errors: Laplace approximation"
+        )
     status = "converged" if res.converged else "NOT CONVERGED"
     lines.append(
         f"{status} ({res.method}, {res.n_iter} iterations, max |score| = {res.score_norm:.2e}): "

@@ -8,7 +8,7 @@ information -> FitResult in the user's units.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +42,7 @@ def fit(
     max_iter: int = 200,
     strict: bool = False,
     method: str = "auto",
+    prior: Mapping[str, Any] | None = None,
 ) -> FitResult:
     """Fit ``family`` to the observations ``x`` by maximum likelihood.
 
@@ -72,6 +73,12 @@ def fit(
     method : {"auto", "numerical"}, default="auto"
         "auto" uses the family's closed form when it has one; "numerical"
         forces the generic optimiser (to cross-check a closed form).
+    prior : dict, optional
+        Parameter name -> prior distribution (any object with a
+        ``jax.numpy``-traceable ``logpdf(value)``). The fit then maximises
+        log-likelihood + log-prior (the MAP estimate), and ``cov`` is the
+        Laplace approximation of the posterior; ``loglik`` stays the
+        log-likelihood at the estimate.
 
     Returns
     -------
@@ -90,7 +97,7 @@ def fit(
     fam = get_family(family)
     x_arr = as_float_array(x, ndim=fam.data_ndim)
     w = validate_weights(weights, x_arr.shape[0])
-    spec = _ParamSpec.build(fam, x_arr, fixed, free, bounds, start)
+    spec = _ParamSpec.build(fam, x_arr, fixed, free, bounds, start, prior)
     _check_support(fam, x_arr, spec)
     _check_enough_data(fam, x_arr, w, spec)
     with jax.enable_x64(True):
@@ -106,6 +113,7 @@ class _ParamSpec:
     shapes: dict[str, tuple[int, ...]]
     bounds: dict[str, tuple[float, float]]
     start: dict[str, Any]
+    prior: dict[str, Any]
 
     @classmethod
     def build(
@@ -116,12 +124,16 @@ class _ParamSpec:
         free: Sequence[str],
         bounds: Mapping[str, tuple[float, float]] | None,
         start: Mapping[str, Any] | None,
+        prior: Mapping[str, Any] | None = None,
     ) -> _ParamSpec:
         fixed = dict(fixed or {})
+        prior = dict(prior or {})
         bounds = dict(bounds or {})
         start = dict(start or {})
         names = fam.param_names
-        for arg, given in (("fixed", fixed), ("free", free), ("bounds", bounds), ("start", start)):
+        for arg, given in (
+            ("fixed", fixed), ("free", free), ("bounds", bounds), ("start", start), ("prior", prior)
+        ):
             unknown = [k for k in given if k not in names]
             if unknown:
                 raise DataError(
@@ -152,7 +164,14 @@ class _ParamSpec:
                     f"fixed value of {name!r} must be {constraint.describe()}; got {value!r}."
                 )
         free_names = [p.name for p in fam.params if p.name not in values]
-        return cls(free_names, values, shapes, bounds, start)
+        for name, dist in prior.items():
+            if name not in free_names:
+                raise DataError(f"prior given for {name!r}, which is not a free parameter.")
+            if not callable(getattr(dist, "logpdf", None)):
+                raise DataError(
+                    f"prior for {name!r} must have a logpdf(value) method; got {type(dist).__name__}."
+                )
+        return cls(free_names, values, shapes, bounds, start, prior)
 
     @property
     def n_free(self) -> int:
@@ -220,11 +239,12 @@ class _Estimation:
         self.fixed_std = {
             k: std.param_to_std(self.fam.param(k).role, v) for k, v in self.spec.fixed.items()
         }
+        self.log_prior = _log_prior_function(self.fam, self.spec.prior, std)
 
     # -- the steps ----------------------------------------------------------
     def run(self, method: str = "auto") -> FitResult:
         fam = self.fam
-        if method == "numerical" or self.spec.bounds:
+        if method == "numerical" or self.spec.bounds or self.spec.prior:
             # User bounds may exclude the closed-form estimate: the bounded
             # optimiser is the only path that honours them.
             return self._numerical()
@@ -262,7 +282,7 @@ class _Estimation:
         fixed_names = tuple(
             (k, tuple(np.shape(v))) for k, v in self.fixed_std.items() if k not in free
         )
-        layout = Layout(fam, tuple(entries), fixed_names)
+        layout = Layout(fam, tuple(entries), fixed_names, self.log_prior)
         return layout, np.asarray(bounds, dtype=float).reshape(len(free), 2)
 
     def _fixed_flat(self, layout: Layout, extra: dict[str, Any]) -> np.ndarray:
@@ -308,7 +328,10 @@ class _Estimation:
         layout, bounds = self._layout(regular)
         extra = {k: all_std[k] for k in self.spec.free if k not in regular}
         layout = Layout(
-            fam, layout.free, layout.fixed + tuple((k, tuple(np.shape(v))) for k, v in extra.items())
+            fam,
+            layout.free,
+            layout.fixed + tuple((k, tuple(np.shape(v))) for k, v in extra.items()),
+            layout.log_prior,
         )
         fixed_flat = self._fixed_flat(layout, extra)
         z = layout.pack(all_std, bounds)
@@ -348,6 +371,23 @@ class _Estimation:
 
 
 _jit_vgh = jax.jit(nll_value_grad_hess, static_argnums=0)
+
+
+def _log_prior_function(
+    fam: Family, prior: Mapping[str, Any], std: Standardizer
+) -> Callable[[dict[str, Any]], Any] | None:
+    """Sum of the priors' log-densities, taking standardised parameter values."""
+    if not prior:
+        return None
+    roles = {name: fam.param(name).role for name in prior}
+
+    def log_prior(params_std: dict[str, Any]) -> Any:
+        return sum(
+            jnp.sum(dist.logpdf(std.param_from_std(roles[name], params_std[name])))
+            for name, dist in prior.items()
+        )
+
+    return log_prior
 
 
 def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ over groups without touching the families.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +34,9 @@ class Layout:
     family: Family
     free: tuple[tuple[str, Bijector], ...]
     fixed: tuple[tuple[str, tuple[int, ...]], ...]
+    #: Optional log prior density of the (standardised) parameters, added once
+    #: to the objective for MAP estimation; None for maximum likelihood.
+    log_prior: Callable[[dict[str, Any]], Any] | None = None
 
     @property
     def size(self) -> int:
@@ -104,6 +107,23 @@ def nll_value_grad_hess(
     Student-t on 1e6 points. Data longer than ``CHUNK`` must be padded to a
     multiple of it (:func:`thetahat.optimize.pad_to_bucket` does).
     """
+    value, grad, hess = _data_value_grad_hess(layout, z, x, w, fixed_flat, bounds)
+    if layout.log_prior is None:
+        return value, grad, hess
+    # The prior enters once, not once per block of data.
+    def neg_log_prior(zz: Any) -> Any:
+        return -layout.log_prior(layout.unpack(zz, fixed_flat, bounds))  # type: ignore[misc]
+
+    return (
+        value + neg_log_prior(z),
+        grad + jax.grad(neg_log_prior)(z),
+        hess + jax.hessian(neg_log_prior)(z),
+    )
+
+
+def _data_value_grad_hess(
+    layout: Layout, z: Any, x: Any, w: Any, fixed_flat: Any, bounds: Any
+) -> tuple[Any, Any, Any]:
     n = x.shape[0]
     if n <= CHUNK:
         return _value_grad_hess_block(layout, z, x, w, fixed_flat, bounds)

@@ -67,6 +67,8 @@ class FitResult:
     at_boundary: tuple[str, ...] = ()
     hessian_ok: bool = True
     hessian_message: str = "ok"
+    #: Log prior density at the estimate for MAP fits (``fit(..., prior=...)``), else None.
+    log_prior: float | None = None
     # Wald limits on the unconstrained scale, mapped back: name -> function(level)
     _interval: Any = field(default=None, repr=False, compare=False)
 
@@ -138,6 +140,7 @@ class FitResult:
             "method": self.method,
             "message": self.message,
             "at_boundary": list(self.at_boundary),
+            "log_prior": _plain(self.log_prior) if self.log_prior is not None else None,
         }
 
     def summary(self) -> str:
