@@ -97,6 +97,7 @@ def assemble_result(
         hessian_message=hess_msg,
         log_prior=log_prior,
         _interval=_interval_function(layout, est, sol, bounds, cov_z, params, se),
+        _context=est,
     )
 
 

@@ -262,9 +262,18 @@ class _Estimation:
         self._standardize(numerical_std)
         return self._numerical()
 
-    def _layout(self, free: Sequence[str]) -> tuple[Layout, np.ndarray]:
+    def _layout(
+        self, free: Sequence[str], data_range: tuple[float, float] | None = None
+    ) -> tuple[Layout, np.ndarray]:
+        """The layout of ``free`` and its (n_free, 2) bounds in standardised units.
+
+        ``data_range`` (raw units) overrides the fitted data's (min, max) for
+        thresholds bounded by the data, e.g. when refitting resampled data.
+        """
         fam = self.fam
-        lo_data, hi_data = (float(self.std.data(np.asarray(v))) for v in self.data_range)
+        lo_data, hi_data = (
+            float(self.std.data(np.asarray(v))) for v in (data_range or self.data_range)
+        )
         entries, bounds = [], []
         for name in free:
             constraint = fam.param(name).constraint

@@ -71,6 +71,29 @@ class FitResult:
     log_prior: float | None = None
     # Wald limits on the unconstrained scale, mapped back: name -> function(level)
     _interval: Any = field(default=None, repr=False, compare=False)
+    # The fit's data, standardisation and settings, for refits (bootstrap,
+    # profile likelihood); see thetahat.batch.
+    _context: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def data(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The fitted observations and their weights (as validated)."""
+        return self._context.x, np.asarray(self._context.w)
+
+    @property
+    def fit_options(self) -> dict[str, Any]:
+        """Keyword arguments that reproduce this fit with :func:`thetahat.fit`."""
+        spec = self._context.spec
+        free = [p.name for p in self.family.params if p.default is not None and p.name in spec.free]
+        options: dict[str, Any] = {"fixed": dict(self.fixed) if self.fixed else None, "free": free}
+        user_fixed = {k: v for k, v in self.fixed.items()
+                      if self.family.param(k).default is None or v != self.family.param(k).default}
+        options["fixed"] = user_fixed or None
+        if spec.bounds:
+            options["bounds"] = dict(spec.bounds)
+        if spec.prior:
+            options["prior"] = dict(spec.prior)
+        return options
 
     # -- derived quantities ---------------------------------------------
     @property
