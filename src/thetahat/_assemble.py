@@ -63,7 +63,7 @@ def assemble_result(
         log_prior = float(layout.log_prior({k: jnp.asarray(v) for k, v in params_std.items()}))
         method = f"MAP ({method})"
     # The optimiser minimised -(loglik + log prior): take the prior back out.
-    loglik = float(-sol.nll - (log_prior or 0.0) - log_jacobian)
+    loglik = float(-sol.nll - (log_prior or 0.0) - log_jacobian) + 0.0  # no "-0.0"
 
     converged, message = sol.converged, sol.message
     collapsed = _collapsed_thresholds(layout, bounds, params_std)

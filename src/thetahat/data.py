@@ -29,14 +29,23 @@ def as_float_array(x: ArrayLike, *, name: str = "x", ndim: int = 1) -> NDArray[n
     if hasattr(x, "to_numpy"):  # pandas / polars Series and DataFrames
         x = x.to_numpy()
     arr = np.asarray(x)
+    if arr.dtype.kind in "Mm":
+        raise DataError(
+            f"{name} must be numeric; got {arr.dtype.name} (dates or durations). "
+            "Convert them to numbers in the unit you mean first."
+        )
     if arr.dtype.kind in "USO" or arr.dtype.kind == "V":
         try:
-            if arr.dtype.kind in "US":
+            # Strings are rejected alike whether stored as str or inside an
+            # object array: "1.5" is text, not a measurement.
+            if arr.dtype.kind in "US" or any(
+                isinstance(v, (str, bytes)) for v in arr.reshape(-1)
+            ):
                 raise TypeError
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
             flat = arr.reshape(-1)
-            bad = np.array([not _is_number(v) for v in flat])
+            bad = np.array([isinstance(v, (str, bytes)) or not _is_number(v) for v in flat])
             detail = describe_bad_values(flat, bad) if bad.any() else "non-numeric dtype"
             raise DataError(
                 f"{name} must be numeric; got {arr.dtype.name} data with {detail}. "

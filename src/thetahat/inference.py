@@ -77,6 +77,11 @@ def stats_information(
     layout: Layout, z: np.ndarray, stats: tuple[Any, ...], fixed: np.ndarray, bounds: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """NLL, score, Hessian (in z) and (theta, d theta/dz) from sufficient statistics alone."""
+    if layout.size == 0:  # every parameter fixed or on a boundary: only the value
+        params = layout.unpack(jnp.zeros(0), jnp.asarray(fixed), jnp.zeros((0, 2)))
+        value = -float(layout.family.loglik_from_stats(
+            tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats), **params))
+        return value, np.zeros(0), np.zeros((0, 0)), (np.zeros(0), np.zeros((0, 0)))
     value, grad, hess, flat, jac = _stats_information(layout)(
         jnp.asarray(z),
         tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats),
