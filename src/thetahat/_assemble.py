@@ -31,7 +31,9 @@ def assemble_result(
     method: str,
     boundary: tuple[str, ...],
     extra: dict[str, Any],
+    exact: dict[str, Any] | None = None,
 ) -> FitResult:
+    exact = exact or {}
     fam, std = est.fam, est.std
     if sol.unpacked is not None:
         flat, jac = sol.unpacked
@@ -39,6 +41,8 @@ def assemble_result(
         flat, jac = unpack_jacobian(layout, sol.z, fixed_flat, bounds)
     params_std = {**est.fixed_std, **_split(layout, flat)}
     params_std.update({k: np.asarray(v, float) for k, v in extra.items()})
+    # Closed forms are reported exactly, not through forward(inverse(theta)).
+    params_std.update({k: np.asarray(v, float) for k, v in exact.items()})
     params = {
         p.name: _scalar_or_array(std.param_from_std(p.role, params_std[p.name]))
         for p in fam.params
@@ -47,10 +51,14 @@ def assemble_result(
     hessian_ok = cov_z is not None
     cov_names, role_scale = _flat_names(layout, est)
     jac = jac * role_scale[:, None]
+    cov = np.full((len(cov_names), len(cov_names)), np.nan)
     if cov_z is not None:
-        cov = jac @ cov_z @ jac.T
-    else:
-        cov = np.full((len(cov_names), len(cov_names)), np.nan)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov = jac @ cov_z @ jac.T
+        if not np.all(np.isfinite(cov)):
+            cov_z, hess_msg = None, "the covariance overflows in the user's units (extreme magnitudes)"
+            hessian_ok = False
+            cov = np.full((len(cov_names), len(cov_names)), np.nan)
     se = _standard_errors(layout, est, cov)
     used_w = est.w.sum()
     log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
@@ -85,7 +93,7 @@ def assemble_result(
         cov_names=tuple(cov_names),
         loglik=loglik,
         nobs=float(used_w),
-        n_free=est.spec.n_free,
+        n_free=est.spec.n_free(est.fam),
         converged=bool(converged),
         n_iter=sol.n_iter,
         score_norm=float(np.max(np.abs(sol.grad))) if sol.grad.size else 0.0,
@@ -162,9 +170,13 @@ def _warn(
             raise FitError(text)
         warnings.warn(text + ". Results are reported with converged=False.", ConvergenceWarning, stacklevel=4)
     elif not hessian_ok:
+        remedy = (
+            "Rescale the data (the magnitudes are extreme)."
+            if "non-finite" in hess_msg or "overflow" in hess_msg
+            else "The model may be over-parametrised for these data: fix a parameter."
+        )
         warnings.warn(
-            f"{name} fit: {hess_msg}; standard errors are not available (nan). "
-            "The model may be over-parametrised for these data: fix a parameter.",
+            f"{name} fit: {hess_msg}; standard errors are not available (nan). {remedy}",
             HessianWarning,
             stacklevel=4,
         )

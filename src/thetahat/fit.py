@@ -97,7 +97,8 @@ def fit(
     fam = get_family(family)
     x_arr = as_float_array(x, ndim=fam.data_ndim)
     w = validate_weights(weights, x_arr.shape[0])
-    spec = _ParamSpec.build(fam, x_arr, fixed, free, bounds, start, prior)
+    used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
+    spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
     _check_support(fam, x_arr, spec)
     _check_enough_data(fam, x_arr, w, spec)
     with jax.enable_x64(True):
@@ -173,9 +174,13 @@ class _ParamSpec:
                 )
         return cls(free_names, values, shapes, bounds, start, prior)
 
-    @property
-    def n_free(self) -> int:
-        return sum(int(np.prod(self.shapes.get(n, ()), dtype=int)) for n in self.free)
+    def n_free(self, fam: Family) -> int:
+        """Free scalar parameters: the dimension of the unconstrained space
+        (a k-category simplex has k - 1, a d x d covariance d(d+1)/2)."""
+        return sum(
+            biject_to(_numeric(fam.param(n).constraint), self.shapes.get(n, ())).size
+            for n in self.free
+        )
 
 
 def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
@@ -195,8 +200,11 @@ def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
 def _check_enough_data(fam: Family, x: np.ndarray, w: np.ndarray, spec: _ParamSpec) -> None:
     used = x if is_unit(w) else x[w > 0]
     n_obs = used.shape[0]
-    k = spec.n_free
-    if n_obs < k:
+    k = spec.n_free(fam)
+    # Counts and categories have closed-form MLEs (possibly on the boundary)
+    # from any number of observations; multivariate families check their
+    # scatter matrix themselves.
+    if n_obs < k and not fam.is_discrete and fam.data_ndim == 1:
         raise DataError(
             f"{n_obs} observation(s) with positive weight cannot identify {k} free "
             f"parameters of the {fam.name} family; fix some parameters or add data."
@@ -346,7 +354,8 @@ class _Estimation:
         z = layout.pack(all_std, bounds)
         unpacked = None
         if stats is not None:
-            f, g, h, unpacked = stats_information(layout, z, stats, fixed_flat, bounds)
+            exact = {k: all_std[k] for k in regular}
+            f, g, h, unpacked = stats_information(layout, z, stats, fixed_flat, bounds, exact)
         else:
             value, grad, hess = self._data_vgh(layout, z, fixed_flat, bounds)
             f, g, h = float(value), np.asarray(grad), np.asarray(hess)
@@ -358,7 +367,8 @@ class _Estimation:
                            "converged to a bound", unpacked)
             method = "trust-region Newton"
         return self._result(layout, bounds, fixed_flat, sol, method=method,
-                            boundary=tuple(boundary), extra=extra)
+                            boundary=tuple(boundary), extra=extra,
+                            exact={k: all_std[k] for k in regular})
 
     def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
         xp, wp = pad_to_bucket(self.xs, self.w)
@@ -373,10 +383,13 @@ class _Estimation:
         method: str,
         boundary: tuple[str, ...] = (),
         extra: dict[str, Any] | None = None,
+        exact: dict[str, Any] | None = None,
     ) -> FitResult:
         from thetahat._assemble import assemble_result
 
-        return assemble_result(self, layout, bounds, fixed_flat, sol, method, boundary, extra or {})
+        return assemble_result(
+            self, layout, bounds, fixed_flat, sol, method, boundary, extra or {}, exact
+        )
 
 
 _jit_vgh = jax.jit(nll_value_grad_hess, static_argnums=0)
@@ -397,6 +410,10 @@ def _log_prior_function(
         )
 
     return log_prior
+
+
+def _numeric(constraint: Any) -> Any:
+    return constraint.resolve(-np.inf, np.inf) if isinstance(constraint, Interval) else constraint
 
 
 def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:

@@ -28,11 +28,17 @@ def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
     if not np.all(np.isfinite(hess)):
         return None, "the Hessian has non-finite entries"
     sym = 0.5 * (hess + hess.T)
-    lam, q = np.linalg.eigh(sym)
-    if lam[0] <= 1e-13 * max(1.0, abs(lam[-1])):
+    diag = np.diag(sym)
+    if np.any(diag <= 0):
+        return None, "the observed information is not positive definite (a non-positive diagonal)"
+    # Judge definiteness on the correlation-scaled matrix D^-1/2 H D^-1/2, so
+    # that parameters on very different scales are not mistaken for singular.
+    scale = 1.0 / np.sqrt(diag)
+    lam, q = np.linalg.eigh(sym * np.outer(scale, scale))
+    if lam[0] <= 1e-13 * abs(lam[-1]):
         cond = np.inf if lam[0] <= 0 else lam[-1] / lam[0]
         return None, f"the observed information is not positive definite (condition number {cond:.3g})"
-    return (q / lam) @ q.T, "ok"
+    return ((q / lam) @ q.T) * np.outer(scale, scale), "ok"
 
 
 @lru_cache(maxsize=256)
@@ -63,9 +69,13 @@ def _stats_information(layout: Layout) -> Callable[..., Any]:
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
-    def everything(z: Any, stats: Any, fixed: Any, bounds: Any) -> Any:
-        value, grad = jax.value_and_grad(nll)(z, stats, fixed, bounds)
+    def everything(z: Any, stats: Any, fixed: Any, bounds: Any, exact: Any) -> Any:
+        grad = jax.grad(nll)(z, stats, fixed, bounds)
         hess = jax.hessian(nll)(z, stats, fixed, bounds)
+        # The value at the exact closed-form estimate, not at forward(z): a
+        # rate of 1e100 loses digits through log/exp that x log(rate) - rate
+        # would amplify.
+        value = -layout.family.loglik_from_stats(stats, **{**layout.unpack(z, fixed, bounds), **exact})
         return value, grad, hess, flat(z, fixed, bounds), jax.jacfwd(flat)(z, fixed, bounds)
 
     # One compiled function for value, score, information and the Jacobian of
@@ -74,11 +84,17 @@ def _stats_information(layout: Layout) -> Callable[..., Any]:
 
 
 def stats_information(
-    layout: Layout, z: np.ndarray, stats: tuple[Any, ...], fixed: np.ndarray, bounds: np.ndarray
+    layout: Layout,
+    z: np.ndarray,
+    stats: tuple[Any, ...],
+    fixed: np.ndarray,
+    bounds: np.ndarray,
+    exact: dict[str, Any],
 ) -> tuple[float, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """NLL, score, Hessian (in z) and (theta, d theta/dz) from sufficient statistics alone."""
     if layout.size == 0:  # every parameter fixed or on a boundary: only the value
-        params = layout.unpack(jnp.zeros(0), jnp.asarray(fixed), jnp.zeros((0, 2)))
+        params = {**layout.unpack(jnp.zeros(0), jnp.asarray(fixed), jnp.zeros((0, 2))),
+                  **{k: jnp.asarray(v) for k, v in exact.items()}}
         value = -float(layout.family.loglik_from_stats(
             tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats), **params))
         return value, np.zeros(0), np.zeros((0, 0)), (np.zeros(0), np.zeros((0, 0)))
@@ -87,5 +103,6 @@ def stats_information(
         tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats),
         jnp.asarray(fixed),
         jnp.asarray(bounds),
+        {k: jnp.asarray(v, dtype=jnp.float64) for k, v in exact.items()},
     )
     return float(value), np.asarray(grad), np.asarray(hess), (np.asarray(flat), np.asarray(jac))

@@ -154,12 +154,12 @@ class Family:
         """Closed-form MLE from the data, or None to use the numerical path."""
         return None
 
-    def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, ...] | None:
+    def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[Any, ...] | None:
         """Weighted sufficient statistics, or None if the family has none."""
         return None
 
     def mle_from_stats(
-        self, stats: tuple[float, ...], fixed: dict[str, Any]
+        self, stats: tuple[Any, ...], fixed: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Closed-form MLE from sufficient statistics, or None."""
         return None
