@@ -57,11 +57,9 @@ def describe_bad_values(values: np.ndarray, bad: np.ndarray) -> str:
     flat_bad = bad.reshape(-1) if bad.ndim else bad.reshape(1)
     count = int(flat_bad.sum())
     first = int(np.flatnonzero(flat_bad)[0])
+    value = np.asarray(values).reshape(-1)[first]
+    index: object = first
     if bad.ndim > 1:
-        index: object = tuple(int(i) for i in np.unravel_index(first, bad.shape))
-        value = np.asarray(values)[index]  # type: ignore[index]
-    else:
-        index = first
-        value = np.asarray(values).reshape(-1)[first]
+        index = tuple(int(i) for i in np.unravel_index(first, bad.shape))
     noun = "value" if count == 1 else "values"
     return f"{count} {noun}; the first is {value!r} at index {index}"
