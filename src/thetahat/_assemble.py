@@ -50,16 +50,15 @@ def assemble_result(
     cov_z, hess_msg = invert_information(sol.hess)
     hessian_ok = cov_z is not None
     cov_names, role_scale = _flat_names(layout, est)
-    jac = jac * role_scale[:, None]
-    cov = np.full((len(cov_names), len(cov_names)), np.nan)
+    cov_std = np.full((len(cov_names), len(cov_names)), np.nan)
     if cov_z is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            cov = jac @ cov_z @ jac.T
-        if not np.all(np.isfinite(cov)):
-            cov_z, hess_msg = None, "the covariance overflows in the user's units (extreme magnitudes)"
-            hessian_ok = False
-            cov = np.full((len(cov_names), len(cov_names)), np.nan)
-    se = _standard_errors(layout, est, cov)
+        cov_std = jac @ cov_z @ jac.T
+    # Standard errors are scaled from standardised units one factor at a time
+    # (data at 1e300 have SEs near 1e300 whose squares would overflow); the
+    # covariance in data units may then hold inf/0 at such magnitudes.
+    se = _standard_errors(layout, est, cov_std, np.abs(role_scale))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cov = np.where(cov_std == 0, 0.0, cov_std * np.outer(role_scale, role_scale))
     used_w = est.w.sum()
     log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
     if fam.data_ndim == 2:
@@ -106,6 +105,7 @@ def assemble_result(
         log_prior=log_prior,
         _interval=_interval_function(layout, est, sol, bounds, cov_z, params, se),
         _context=est,
+        _params_std={k: np.asarray(v, float) for k, v in params_std.items()},
     )
 
 
@@ -133,9 +133,11 @@ def _flat_names(layout: Layout, est: _Estimation) -> tuple[list[str], np.ndarray
     return names, np.asarray(scales, dtype=float)
 
 
-def _standard_errors(layout: Layout, est: _Estimation, cov: np.ndarray) -> dict[str, Any]:
+def _standard_errors(
+    layout: Layout, est: _Estimation, cov_std: np.ndarray, factor: np.ndarray
+) -> dict[str, Any]:
     se: dict[str, Any] = {}
-    var = np.sqrt(np.clip(np.diag(cov), 0, None)) if cov.size else np.zeros(0)
+    var = np.sqrt(np.clip(np.diag(cov_std), 0, None)) * factor if cov_std.size else np.zeros(0)
     start = 0
     for name, bij in layout.free:
         size = int(np.prod(bij.shape, dtype=int))

@@ -309,6 +309,8 @@ class _Estimation:
 
     def _numerical(self) -> FitResult:
         fam, spec = self.fam, self.spec
+        if not spec.free:  # everything fixed: only the log-likelihood to evaluate
+            return self._at_point({}, None, None, [])
         layout, bounds = self._layout(spec.free)
         start = fam.initial_params(self.xs, self.w, self.fixed_std)
         for name, value in spec.start.items():

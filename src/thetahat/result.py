@@ -74,6 +74,7 @@ class FitResult:
     # The fit's data, standardisation and settings, for refits (bootstrap,
     # profile likelihood); see thetahat.batch.
     _context: Any = field(default=None, repr=False, compare=False)
+    _params_std: Any = field(default=None, repr=False, compare=False)
 
     @property
     def data(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -106,15 +107,43 @@ class FitResult:
         """Bayesian information criterion, k log n - 2 loglik."""
         return self.n_free * math.log(self.nobs) - 2.0 * self.loglik
 
-    def conf_int(self, level: float = 0.95) -> dict[str, tuple[Any, Any]]:
-        """Wald confidence intervals, name -> (low, high).
+    def conf_int(
+        self,
+        level: float = 0.95,
+        method: str = "wald",
+        *,
+        n_boot: int = 1000,
+        rng: Any = None,
+        kind: str = "percentile",
+        bootstrap: str = "nonparametric",
+    ) -> dict[str, tuple[Any, Any]]:
+        """Confidence intervals of the free parameters, name -> (low, high).
 
-        Computed on the unconstrained scale and mapped back, so that an
-        interval for a positive parameter stays positive.
+        Parameters
+        ----------
+        level : float, default=0.95
+        method : {"wald", "profile", "bootstrap"}, default="wald"
+            "wald": computed on the unconstrained scale and mapped back, so
+            that an interval for a positive parameter stays positive.
+            "profile": profile likelihood (:func:`thetahat.intervals.profile_likelihood`).
+            "bootstrap": batched refits (:func:`thetahat.intervals.bootstrap`).
+        n_boot, rng, kind, bootstrap
+            For ``method="bootstrap"``: replicates, seed, "percentile" or
+            "bca", "nonparametric" or "parametric".
         """
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1); got {level!r}.")
-        return self._interval(level) if self._interval else {}
+        if method == "wald":
+            return self._interval(level) if self._interval else {}
+        from thetahat import intervals
+
+        if method == "profile":
+            return intervals.profile_intervals(self, level)
+        if method == "bootstrap":
+            return intervals.bootstrap_intervals(
+                self, level, n_boot=n_boot, rng=rng, kind=kind, bootstrap=bootstrap
+            )
+        raise ValueError(f"method must be 'wald', 'profile' or 'bootstrap'; got {method!r}.")
 
     def diagnostics(self) -> dict[str, Any]:
         """Convergence and identifiability checks in one dictionary."""
@@ -128,14 +157,26 @@ class FitResult:
         }
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
-        """Log-density of the fitted model at ``x``."""
+        """Log-density of the fitted model at ``x``.
+
+        Evaluated in the fit's standardised units and mapped back (minus
+        log scale per dimension), so data near 1e+-308 keep their digits even
+        though XLA flushes subnormal intermediates to zero.
+        """
         import jax
         import jax.numpy as jnp
 
+        if self._context is None or self._params_std is None:
+            return self.dist.logpdf(x)
+        std = self._context.std
+        x_std = std.data(np.asarray(x, dtype=np.float64))
         with jax.enable_x64(True):
-            x_arr = jnp.asarray(np.asarray(x, dtype=np.float64))
-            params = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in self.params.items()}
-            return np.asarray(self.family.logpdf(x_arr, **params))
+            params = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in self._params_std.items()}
+            values = np.asarray(self.family.logpdf(jnp.asarray(x_std), **params))
+        if self.family.is_discrete:
+            return values
+        dims = 1 if self.family.data_ndim == 1 else np.shape(x)[-1]
+        return values - dims * np.log(std.scale)
 
     @property
     def dist(self) -> FittedDistribution:
