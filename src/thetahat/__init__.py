@@ -6,6 +6,12 @@
 True
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from thetahat.custom import custom
 from thetahat.errors import (
     BoundaryWarning,
     ConvergenceWarning,
@@ -15,10 +21,37 @@ from thetahat.errors import (
     ThetahatError,
     ThetahatWarning,
 )
-from thetahat.custom import custom
 from thetahat.families import Family, Param, Support, families, get_family
 from thetahat.fit import fit
 from thetahat.result import FitResult, FittedDistribution
+
+# Model choice, goodness of fit, Bayesian learning and regression load on
+# first use: `import thetahat` stays fast for a single fit or the CLI.
+_LAZY = {
+    "compare": "thetahat.compare",
+    "lr_test": "thetahat.compare",
+    "gof": "thetahat.gof",
+    "posterior": "thetahat.bayes",
+    "parse_prior": "thetahat.bayes",
+    "Beta": "thetahat.bayes",
+    "Dirichlet": "thetahat.bayes",
+    "Gamma": "thetahat.bayes",
+    "HalfNormal": "thetahat.bayes",
+    "InverseGamma": "thetahat.bayes",
+    "LogNormal": "thetahat.bayes",
+    "Normal": "thetahat.bayes",
+    "NormalInverseGamma": "thetahat.bayes",
+    "NormalInverseWishart": "thetahat.bayes",
+    "Uniform": "thetahat.bayes",
+    "regress": "thetahat.regression",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'thetahat' has no attribute {name!r}")
+
 
 __all__ = [
     "fit",
@@ -37,5 +70,6 @@ __all__ = [
     "ConvergenceWarning",
     "BoundaryWarning",
     "HessianWarning",
+    *_LAZY,
 ]
 __version__ = "0.1.0"

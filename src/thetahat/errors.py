@@ -58,6 +58,7 @@ def describe_bad_values(values: np.ndarray, bad: np.ndarray) -> str:
     count = int(flat_bad.sum())
     first = int(np.flatnonzero(flat_bad)[0])
     value = np.asarray(values).reshape(-1)[first]
+    value = value.item() if hasattr(value, "item") else value  # 2.0, not np.float64(2.0)
     index: object = first
     if bad.ndim > 1:
         index = tuple(int(i) for i in np.unravel_index(first, bad.shape))

@@ -316,6 +316,7 @@ class _Estimation:
         for name, value in spec.start.items():
             start[name] = self.std.param_to_std(fam.param(name).role, np.asarray(value, float))
         start = {k: _inside(v, bounds[i]) for i, (k, _) in enumerate(layout.free) for v in [start[k]]}
+        self._check_prior_covers(start)
         z0 = layout.pack(start, bounds)
         fixed_flat = self._fixed_flat(layout, {})
         sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver)
@@ -327,6 +328,19 @@ class _Estimation:
             values = dict(zip(layout.free_names, _split_flat(layout, flat)))
             return self._at_point(values, None, sol, at_bound)
         return self._result(layout, bounds, fixed_flat, sol, method="trust-region Newton")
+
+    def _check_prior_covers(self, start_std: dict[str, Any]) -> None:
+        """A prior with no mass at the data's own estimate is a user error, not a fit."""
+        for name, dist in self.spec.prior.items():
+            value = self.std.param_from_std(self.fam.param(name).role, np.asarray(start_std[name]))
+            with jax.enable_x64(True):
+                density = float(jnp.sum(dist.logpdf(jnp.asarray(value, dtype=jnp.float64))))
+            if not np.isfinite(density):
+                raise DataError(
+                    f"the prior for {name!r} gives zero density at the data-driven estimate "
+                    f"{np.round(value, 6).tolist()}: its support excludes where the likelihood "
+                    "lies. Widen the prior, or use bounds= to restrict the parameter instead."
+                )
 
     def _from_closed_form(self, closed: dict[str, Any], stats: Any) -> FitResult:
         return self._at_point(closed, stats, None, [])
