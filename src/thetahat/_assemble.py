@@ -47,6 +47,15 @@ def assemble_result(
         p.name: _scalar_or_array(std.param_from_std(p.role, params_std[p.name]))
         for p in fam.params
     }
+    overflowed = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+    overflowed = list(dict.fromkeys(overflowed + _underflowed(est, params, params_std, boundary)))
+    if overflowed:
+        from thetahat.errors import DataError
+
+        raise DataError(
+            f"the {fam.name} estimate of {overflowed} is not representable in float64 "
+            f"(data range {est.data_range[0]!r} to {est.data_range[1]!r}). Rescale the data."
+        )
     cov_z, hess_msg = invert_information(sol.hess)
     hessian_ok = cov_z is not None
     cov_names, role_scale = _flat_names(layout, est)
@@ -115,6 +124,24 @@ def _split(layout: Layout, flat: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(layout.free_names, _split_flat(layout, flat)))
 
 
+def _underflowed(
+    est: _Estimation, params: dict[str, Any], params_std: dict[str, Any], boundary: tuple[str, ...]
+) -> list[str]:
+    """Scalar parameters inside their domain in standardised units but not in data units."""
+    from thetahat.constraints import Interval
+
+    hits = []
+    for name in est.spec.free:
+        constraint = est.fam.param(name).constraint
+        if name in boundary or name in est.fam.irregular or not isinstance(constraint, Interval):
+            continue
+        if isinstance(constraint.low, str) or isinstance(constraint.high, str):
+            continue
+        if np.ndim(params[name]) == 0 and not constraint.check(params[name]):
+            hits.append(name)
+    return hits
+
+
 def _scalar_or_array(value: Any) -> Any:
     arr = np.asarray(value, dtype=float)
     return float(arr) if arr.ndim == 0 else arr
@@ -151,6 +178,8 @@ def _collapsed_thresholds(layout: Layout, bounds: np.ndarray, params_std: dict[s
     hits = []
     for i, (name, bij) in enumerate(layout.free):
         constraint = layout.family.param(name).constraint
+        if name in layout.family.irregular:  # a boundary estimate is its MLE there
+            continue
         if bij.kind in ("upper", "interval") and getattr(constraint, "high", None) == "data_min":
             if float(bounds[i, 1] - params_std[name]) < _THRESHOLD_COLLAPSE:
                 hits.append(name)

@@ -134,7 +134,8 @@ class Standardizer:
             spread = max(abs(hi), abs(lo))
         if spread == 0 or not np.isfinite(spread):
             return cls(shift, 1.0)
-        return cls(shift, float(2.0 ** np.round(np.log2(spread))))
+        # Clamp the exponent: 2**1024 overflows for spreads near 1.8e308.
+        return cls(shift, float(np.ldexp(1.0, int(min(np.round(np.log2(spread)), 1023)))))
 
     @staticmethod
     def is_moderate(low: float, high: float) -> bool:
@@ -163,6 +164,10 @@ class Standardizer:
         )
 
     def _map(self, role: str, value: Any, inverse: bool) -> Any:
+        with np.errstate(over="ignore"):  # an unrepresentable estimate is caught by the caller
+            return self._map_unchecked(role, value, inverse)
+
+    def _map_unchecked(self, role: str, value: Any, inverse: bool) -> Any:
         m, s = self.shift, self.scale
         if role == "location":
             return value * s + m if inverse else (value - m) / s

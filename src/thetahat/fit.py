@@ -159,7 +159,7 @@ class _ParamSpec:
         for name, value in values.items():
             constraint = fam.param(name).constraint
             if isinstance(constraint, Interval):
-                constraint = constraint.resolve(-np.inf, np.inf)
+                constraint = constraint.resolve(*_UNKNOWN_DATA_RANGE)
             if not constraint.check(value):
                 raise DataError(
                     f"fixed value of {name!r} must be {constraint.describe()}; got {value!r}."
@@ -244,6 +244,12 @@ class _Estimation:
         """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
         self.std = std
         self.xs = std.data(self.x)
+        if std.scale != 1.0 and np.count_nonzero(self.xs) != np.count_nonzero(self.x):
+            raise DataError(
+                f"x spans too many orders of magnitude for float64 ({self.data_range[0]!r} to "
+                f"{self.data_range[1]!r}): rescaling for the {self.fam.name} fit turns some "
+                "non-zero values into 0. Remove or rescale the extreme values."
+            )
         self.fixed_std = {
             k: std.param_to_std(self.fam.param(k).role, v) for k, v in self.spec.fixed.items()
         }
@@ -265,6 +271,7 @@ class _Estimation:
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
             closed = fam.mle(self.xs, self.w, self.fixed_std)
+            stats = None  # the statistics did not produce this estimate
         if closed is not None:
             return self._from_closed_form(closed, stats)
         self._standardize(numerical_std)
@@ -428,8 +435,13 @@ def _log_prior_function(
     return log_prior
 
 
+#: (data_min, data_max) when the data are not at hand: a bound "below min(x)"
+#: becomes no bound at all, so fixed values are checked only where they can be.
+_UNKNOWN_DATA_RANGE = (np.inf, -np.inf)
+
+
 def _numeric(constraint: Any) -> Any:
-    return constraint.resolve(-np.inf, np.inf) if isinstance(constraint, Interval) else constraint
+    return constraint.resolve(*_UNKNOWN_DATA_RANGE) if isinstance(constraint, Interval) else constraint
 
 
 def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:
@@ -472,7 +484,7 @@ def _inside(value: Any, bound: np.ndarray) -> Any:
 def _strictly_inside(fam: Family, name: str, value: Any) -> bool:
     constraint = fam.param(name).constraint
     if isinstance(constraint, Interval):
-        constraint = constraint.resolve(-np.inf, np.inf)
+        constraint = constraint.resolve(*_UNKNOWN_DATA_RANGE)
         return constraint.check(value)
     value = np.asarray(value, dtype=float)
     if constraint.describe().startswith("a probability"):

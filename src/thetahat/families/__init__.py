@@ -37,4 +37,10 @@ def get_family(family: str | Family) -> Family:
 
 def _load() -> None:
     # Importing the modules registers their families (once).
-    from thetahat.families import continuous, discrete, multivariate  # noqa: F401
+    from thetahat.families import (  # noqa: F401
+        bounded,
+        continuous,
+        discrete,
+        multivariate,
+        positive,
+    )
