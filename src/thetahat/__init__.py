@@ -11,6 +11,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+# compare and gof share their names with their modules, so they are imported
+# eagerly (7 ms): loaded lazily, the submodule import would rebind `thetahat.gof`
+# to the module, and `thetahat.gof(res)` would fail on its second use.
+from thetahat.compare import compare, lr_test
 from thetahat.custom import custom
 from thetahat.errors import (
     BoundaryWarning,
@@ -23,14 +27,12 @@ from thetahat.errors import (
 )
 from thetahat.families import Family, Param, Support, families, get_family
 from thetahat.fit import fit
+from thetahat.gof import gof
 from thetahat.result import FitResult, FittedDistribution
 
-# Model choice, goodness of fit, Bayesian learning and regression load on
-# first use: `import thetahat` stays fast for a single fit or the CLI.
+# Bayesian learning and regression load on first use: `import thetahat` stays
+# fast for a single fit or the CLI.
 _LAZY = {
-    "compare": "thetahat.compare",
-    "lr_test": "thetahat.compare",
-    "gof": "thetahat.gof",
     "posterior": "thetahat.bayes",
     "parse_prior": "thetahat.bayes",
     "Beta": "thetahat.bayes",
@@ -70,6 +72,9 @@ __all__ = [
     "ConvergenceWarning",
     "BoundaryWarning",
     "HessianWarning",
+    "compare",
+    "lr_test",
+    "gof",
     *_LAZY,
 ]
 __version__ = "0.1.0"

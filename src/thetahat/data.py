@@ -135,7 +135,8 @@ class Standardizer:
         if spread == 0 or not np.isfinite(spread):
             return cls(shift, 1.0)
         # Clamp the exponent: 2**1024 overflows for spreads near 1.8e308.
-        return cls(shift, float(np.ldexp(1.0, int(min(np.round(np.log2(spread)), 1023)))))
+        exponent = min(int(np.round(np.log2(spread))), 1023)
+        return cls(shift, float(np.ldexp(1.0, exponent)))
 
     @staticmethod
     def is_moderate(low: float, high: float) -> bool:
