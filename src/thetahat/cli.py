@@ -181,12 +181,25 @@ def fit_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 2) instead of warning when the fit does not converge."),
     ] = False,
+    prior: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--prior",
+            help='Prior on a parameter, e.g. "p=beta(1,1)" (repeatable): gives the MAP fit.',
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Fit a family to one column of a data file by maximum likelihood."""
+    """Fit a family to one column of a data file by maximum likelihood (or MAP with --prior)."""
     from thetahat.io import read_columns
 
     try:
+        priors: dict[str, Any] = {}
+        if prior:
+            from thetahat.bayes import parse_prior
+
+            for text in prior:
+                priors.update(parse_prior(text))
         fixed_values = parse_fixed(fixed or [])
         free_names = parse_free(free or [])
         columns = [column] if weights is None else [column, weights]
@@ -198,10 +211,36 @@ def fit_command(
             free=free_names,
             weights=arrays[1] if weights is not None else None,
             strict=strict,
+            prior=priors or None,
         )
     except ThetahatError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(res.to_dict()) if as_json else res.summary())
+
+
+@app.command("compare")
+def compare_cli(
+    file: Annotated[str, typer.Argument(help="CSV, TSV or Parquet file (by suffix).")],
+    column: Annotated[str, typer.Option("--column", "-c", help="Column holding the observations.")],
+    families: Annotated[
+        Optional[list[str]],
+        typer.Option("--families", help="Candidate families (repeatable or comma-separated); default: all that fit the data."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    plot: Annotated[
+        Optional[str], typer.Option("--plot", help="Save the fitted densities over the data to this image file.")
+    ] = None,
+) -> None:
+    """Fit every candidate family and rank them by AIC, with goodness-of-fit statistics."""
+    from thetahat.compare import compare_command
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ThetahatWarning)  # each fit's status is in the table
+            text = compare_command(file, column, families, json=as_json, plot=plot)
+    except ThetahatError as exc:
+        _fail(str(exc))
+    typer.echo(text)
 
 
 @app.command("demo")

@@ -244,7 +244,8 @@ class _Estimation:
         """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
         self.std = std
         self.xs = std.data(self.x)
-        if std.scale != 1.0 and np.count_nonzero(self.xs) != np.count_nonzero(self.x):
+        extreme = not Standardizer.is_moderate(*self.data_range)
+        if extreme and np.count_nonzero(self.xs) != np.count_nonzero(self.x != std.shift):
             raise DataError(
                 f"x spans too many orders of magnitude for float64 ({self.data_range[0]!r} to "
                 f"{self.data_range[1]!r}): rescaling for the {self.fam.name} fit turns some "
