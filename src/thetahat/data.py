@@ -119,11 +119,14 @@ class Standardizer:
     scale: float = 1.0
 
     @classmethod
-    def for_data(cls, x: np.ndarray, mode: str) -> Standardizer:
-        """Pick shift and scale for data ``x`` under mode none/scale/location-scale."""
+    def for_data(
+        cls, x: np.ndarray, mode: str, data_range: tuple[float, float] | None = None
+    ) -> Standardizer:
+        """Pick shift and scale for data ``x`` (range ``data_range`` if known)
+        under mode none/scale/location-scale."""
         if mode == "none":
             return cls()
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = data_range if data_range is not None else (float(x.min()), float(x.max()))
         if mode == "location-scale":
             shift = lo + (hi - lo) / 2 if np.isfinite(hi - lo) else lo / 2 + hi / 2
             spread = max(abs(hi - shift), abs(lo - shift))

@@ -98,11 +98,14 @@ def fit(
     x_arr = as_float_array(x, ndim=fam.data_ndim)
     w = validate_weights(weights, x_arr.shape[0])
     used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
+    # One min/max pass serves the support check, degeneracy and standardisation.
+    data_range = (float(used.min()), float(used.max()))
     spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
-    _check_support(fam, x_arr, spec)
-    _check_enough_data(fam, x_arr, w, spec)
+    _check_support(fam, x_arr, spec, data_range if used is x_arr else None)
+    _check_enough_data(fam, used, spec, data_range)
+    solver = TrustRegionNewton(tol, max_iter)
     with jax.enable_x64(True):
-        return _Estimation(fam, x_arr, w, spec, TrustRegionNewton(tol, max_iter), strict).run(method)
+        return _Estimation(fam, x_arr, w, spec, solver, strict, used, data_range).run(method)
 
 
 @dataclass
@@ -183,11 +186,19 @@ class _ParamSpec:
         )
 
 
-def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
+def _check_support(
+    fam: Family, x: np.ndarray, spec: _ParamSpec, x_range: tuple[float, float] | None = None
+) -> None:
     values = {k: float(v) for k, v in spec.fixed.items() if np.ndim(v) == 0}
     support = fam.support
     if support.low_param in spec.free:  # a free threshold follows the data
         values[support.low_param] = -np.inf
+    # The range decides for continuous supports; the elementwise mask (which
+    # costs passes over the data) is built only for counts or a violation.
+    if x_range is None:
+        x_range = (float(x.min()), float(x.max()))
+    if not support.integer and not support.outside(np.asarray(x_range), values).any():
+        return
     bad = support.outside(x, values)
     if bad.any():
         raise DataError(
@@ -197,8 +208,9 @@ def _check_support(fam: Family, x: np.ndarray, spec: _ParamSpec) -> None:
         )
 
 
-def _check_enough_data(fam: Family, x: np.ndarray, w: np.ndarray, spec: _ParamSpec) -> None:
-    used = x if is_unit(w) else x[w > 0]
+def _check_enough_data(
+    fam: Family, used: np.ndarray, spec: _ParamSpec, data_range: tuple[float, float]
+) -> None:
     n_obs = used.shape[0]
     k = spec.n_free(fam)
     # Counts and categories have closed-form MLEs (possibly on the boundary)
@@ -214,7 +226,7 @@ def _check_enough_data(fam: Family, x: np.ndarray, w: np.ndarray, spec: _ParamSp
     shape_like = [
         n for n in spec.free if fam.param(n).role in ("scale", "rate", "shape")
     ]
-    if shape_like and used.min() == used.max():
+    if shape_like and data_range[0] == data_range[1]:
         raise DataError(
             f"all {n_obs} observations are identical (value {used[0]!r}): the MLE of "
             f"{shape_like} for the {fam.name} family is degenerate. "
@@ -233,12 +245,16 @@ class _Estimation:
         spec: _ParamSpec,
         solver: TrustRegionNewton,
         strict: bool,
+        used: np.ndarray,
+        data_range: tuple[float, float],
     ) -> None:
         self.fam, self.x, self.w, self.spec = fam, x, w, spec
         self.solver, self.strict = solver, strict
-        self.used = x if is_unit(w) else x[w > 0]
-        self.data_range = (float(self.used.min()), float(self.used.max()))
-        self._standardize(Standardizer.for_data(self.used, fam.standardize))
+        self.used, self.data_range = used, data_range
+        # The numerical path's standardisation; closed forms on moderate data
+        # use the raw data instead (see run), so the copy is made lazily.
+        self.numerical_std = Standardizer.for_data(used, fam.standardize, data_range)
+        self.std = Standardizer()
 
     def _standardize(self, std: Standardizer) -> None:
         """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
@@ -262,12 +278,13 @@ class _Estimation:
         if method == "numerical" or self.spec.bounds or self.spec.prior:
             # User bounds may exclude the closed-form estimate: the bounded
             # optimiser is the only path that honours them.
+            self._standardize(self.numerical_std)
             return self._numerical()
-        numerical_std = self.std
-        if Standardizer.is_moderate(*self.data_range):
-            # Closed forms are exact on raw data of moderate magnitude (their
-            # two-pass sums need no shift): skip the standardised copy.
-            self._standardize(Standardizer())
+        numerical_std = self.numerical_std
+        # Closed forms are exact on raw data of moderate magnitude (their
+        # two-pass sums need no shift): skip the standardised copy.
+        moderate = Standardizer.is_moderate(*self.data_range)
+        self._standardize(Standardizer() if moderate else numerical_std)
         stats = fam.sufficient_stats(self.xs, self.w) if fam.has_stats else None
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
