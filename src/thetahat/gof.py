@@ -186,8 +186,7 @@ def gof(
 
     if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 0):
         raise DataError(f"n_boot must be a non-negative integer; got {n_boot!r}.")
-    if x is None or result._context is not None:
-        require_converged(result, "goodness-of-fit p-values")
+    require_converged(result, "goodness-of-fit p-values", needs_data=x is None)
     sample, fitted = _observations(result, x)
     if result.family.is_discrete:
         return {"chi2": chi2_test(result, sample, n_estimated=result.n_free if fitted else 0)}

@@ -707,7 +707,7 @@ class LogNormal(Family):
     def scipy_dist(self, mu: float, sigma: float, loc: float = 0.0) -> Any:
         from scipy import stats
 
-        return stats.lognorm(sigma, loc=loc, scale=math.exp(mu))
+        return stats.lognorm(sigma, loc=loc, scale=np.exp(mu))
 
 
 # -- exponential -----------------------------------------------------------------
