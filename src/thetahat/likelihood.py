@@ -25,6 +25,8 @@ __all__ = ["CHUNK", "Layout", "loglik_terms", "nll", "nll_value_grad_hess"]
 
 #: Rows per block when accumulating derivatives over large data.
 CHUNK = 65536
+#: Up to this many free parameters, derivatives use forward mode only.
+FORWARD_MODE_MAX = 4
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,27 @@ def _value_grad_hess_block(
     def total(zz: Any) -> Any:
         return nll(layout, zz, x, w, fixed_flat, bounds)
 
-    value, grad = jax.value_and_grad(total)(z)
-    return value, grad, jax.hessian(total)(z)
+    if z.shape[0] <= FORWARD_MODE_MAX:
+        # Few parameters: forward over forward mode keeps every derivative an
+        # elementwise expression XLA fuses into one pass (no reverse tape);
+        # measured ~2x faster than forward-over-reverse for a 2-parameter
+        # Weibull batch.
+        def value_and_grad(zz: Any) -> Any:
+            return jax.jacfwd(lambda q: (total(q), total(q)), has_aux=True)(zz)
+    else:
+
+        def value_and_grad(zz: Any) -> Any:
+            value, grad = jax.value_and_grad(total)(zz)
+            return grad, value
+
+    def grad_with_aux(zz: Any) -> Any:
+        grad, value = value_and_grad(zz)
+        return grad, (value, grad)
+
+    # One sweep yields the Hessian and, as auxiliary output of the same
+    # primal pass, the value and the gradient.
+    hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(z)
+    return value, grad, hess
 
 
 def nll_value_grad_hess(
