@@ -148,9 +148,10 @@ class _ParamSpec:
         if clash:
             raise DataError(f"parameter(s) {clash} are both free and fixed; choose one.")
         values: dict[str, Any] = {}
+        shapes = fam.param_shapes(x)
         for p in fam.params:
             if p.name in fixed:
-                values[p.name] = np.asarray(fixed[p.name], dtype=float)
+                values[p.name] = _numeric_value("fixed", p.name, fixed[p.name], shapes.get(p.name, ()))
             elif p.known:
                 raise DataError(
                     f"family {fam.name!r} needs the known value of {p.name!r} "
@@ -158,7 +159,6 @@ class _ParamSpec:
                 )
             elif p.default is not None and p.name not in free:
                 values[p.name] = np.asarray(p.default, dtype=float)
-        shapes = fam.param_shapes(x)
         for name, value in values.items():
             constraint = fam.param(name).constraint
             if isinstance(constraint, Interval):
@@ -168,6 +168,15 @@ class _ParamSpec:
                     f"fixed value of {name!r} must be {constraint.describe()}; got {value!r}."
                 )
         free_names = [p.name for p in fam.params if p.name not in values]
+        bounds = {name: _valid_bounds(name, b) for name, b in bounds.items()}
+        for name, value in list(start.items()):
+            value = _numeric_value("start", name, value, shapes.get(name, ()))
+            constraint = _numeric(fam.param(name).constraint)
+            if name in free_names and not constraint.check(value):
+                raise DataError(
+                    f"start value of {name!r} must be {constraint.describe()}; got {value.tolist()!r}."
+                )
+            start[name] = value
         for name, dist in prior.items():
             if name not in free_names:
                 raise DataError(f"prior given for {name!r}, which is not a free parameter.")
@@ -226,6 +235,18 @@ def _check_enough_data(
     shape_like = [
         n for n in spec.free if fam.param(n).role in ("scale", "rate", "shape")
     ]
+    if k >= 3 and data_range[0] != data_range[1]:
+        # Fewer distinct values than parameters: the likelihood is unbounded
+        # (e.g. a Student-t collapsing onto two points). A prefix usually
+        # settles it without sorting everything.
+        distinct = np.unique(used[:10000]).size
+        if distinct < k:
+            distinct = np.unique(used).size
+        if distinct < k:
+            raise DataError(
+                f"only {distinct} distinct values for {k} free parameters of the {fam.name} "
+                "family: the MLE does not exist. Fix some parameters or add data."
+            )
     if shape_like and data_range[0] == data_range[1]:
         raise DataError(
             f"all {n_obs} observations are identical (value {used[0]!r}): the MLE of "
@@ -345,14 +366,32 @@ class _Estimation:
         z0 = layout.pack(start, bounds)
         fixed_flat = self._fixed_flat(layout, {})
         sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver)
+        if not np.isfinite(sol.nll):
+            where = "at the start values" if sol.n_iter == 0 else "where the optimiser stopped"
+            raise DataError(
+                f"the {fam.name} log-likelihood is not finite {where}: the log-density "
+                "returns -inf or nan for some observations. Check the data against the "
+                "model's support, or give start values inside it."
+            )
         flat, _ = unpack_jacobian(layout, sol.z, fixed_flat, bounds)
         at_bound = _at_user_bounds(layout, bounds, flat, self.spec.bounds)
-        if at_bound and sol.converged:
+        at_bound += self._diverged(layout, flat)
+        if at_bound and (sol.converged or set(at_bound) & set(fam.divergent)):
             # The optimum sits on a user bound: the information there is
             # singular in z, so condition on the bounded parameters instead.
             values = dict(zip(layout.free_names, _split_flat(layout, flat)))
             return self._at_point(values, None, sol, at_bound)
         return self._result(layout, bounds, fixed_flat, sol, method="trust-region Newton")
+
+    def _diverged(self, layout: Layout, flat: np.ndarray) -> list[str]:
+        """Free parameters past the family's divergence limit (data units)."""
+        hits = []
+        for name, value in zip(layout.free_names, _split_flat(layout, flat)):
+            limit = self.fam.divergent.get(name)
+            role = self.fam.param(name).role
+            if limit is not None and np.all(self.std.param_from_std(role, value) > limit):
+                hits.append(name)
+        return hits
 
     def _check_prior_covers(self, start_std: dict[str, Any]) -> None:
         """A prior with no mass at the data's own estimate is a user error, not a fit."""
@@ -451,6 +490,34 @@ def _log_prior_function(
         )
 
     return log_prior
+
+
+def _numeric_value(arg: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed or start value as a float array of the parameter's shape, or DataError."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{arg} value of {name!r} must be numeric; got {value!r}.") from None
+    if arr.shape != tuple(shape):
+        raise DataError(
+            f"{arg} value of {name!r} must have shape {tuple(shape)}; got shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"{arg} value of {name!r} must be finite; got {value!r}.")
+    return arr
+
+
+def _valid_bounds(name: str, given: Any) -> tuple[float, float]:
+    """User bounds as (low, high) numbers with low < high (inf allowed), or DataError."""
+    try:
+        low, high = (float(b) for b in given)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"bounds of {name!r} must be a (low, high) pair of numbers; got {given!r}."
+        ) from None
+    if np.isnan(low) or np.isnan(high) or not low < high:
+        raise DataError(f"bounds of {name!r} must satisfy low < high; got {given!r}.")
+    return low, high
 
 
 #: (data_min, data_max) when the data are not at hand: a bound "below min(x)"

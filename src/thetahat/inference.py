@@ -93,11 +93,13 @@ def stats_information(
 ) -> tuple[float, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """NLL, score, Hessian (in z) and (theta, d theta/dz) from sufficient statistics alone."""
     if layout.size == 0:  # every parameter fixed or on a boundary: only the value
-        params = {**layout.unpack(jnp.zeros(0), jnp.asarray(fixed), jnp.zeros((0, 2))),
+        params = {**layout.unpack(jnp.zeros(0), jnp.asarray(fixed), jnp.asarray(bounds)),
                   **{k: jnp.asarray(v) for k, v in exact.items()}}
         value = -float(layout.family.loglik_from_stats(
             tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats), **params))
-        return value, np.zeros(0), np.zeros((0, 0)), (np.zeros(0), np.zeros((0, 0)))
+        flat = [np.ravel(np.asarray(params[n], dtype=float)) for n in layout.free_names]
+        values = np.concatenate(flat) if flat else np.zeros(0)
+        return value, np.zeros(0), np.zeros((0, 0)), (values, np.zeros((values.size, 0)))
     value, grad, hess, flat, jac = _stats_information(layout)(
         jnp.asarray(z),
         tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats),

@@ -87,7 +87,14 @@ def _subproblem_step(g: Any, h: Any, radius: Any) -> Any:
         return jnp.where(too_long, mid, lo), jnp.where(too_long, hi, mid)
 
     _, mu = jax.lax.fori_loop(0, 80, bisect, (mu_low, mu_high))
-    return jnp.where(inside, newton, step_for(mu))
+    step = step_for(mu)
+    # Hard case (g orthogonal to the most negative curvature, e.g. g = 0 at a
+    # saddle): the secular equation has no root, so move along that
+    # eigenvector to the trust-region boundary.
+    gap = radius**2 - jnp.sum(step**2)
+    hard = (lam_min < 0) & (gap > 1e-12 * radius**2)
+    step = jnp.where(hard, step + jnp.sqrt(jnp.maximum(gap, 0.0)) * q[:, 0], step)
+    return jnp.where(inside, newton, step)
 
 
 def _decrement(g: Any, h: Any) -> Any:
@@ -147,7 +154,7 @@ def _compiled_solver(layout: Layout) -> Callable[..., Any]:
         f_new, g_new, h_new = vgh(z + step, x, w, fixed, bounds)
         # Accept when the NLL does not rise beyond its rounding level and the
         # score shrinks: near the optimum the decrease itself is below rounding.
-        rounding = 1e-15 * (1.0 + jnp.abs(f))
+        rounding = 1e-12 * (1.0 + jnp.abs(f))
         keep = (
             jnp.isfinite(f_new)
             & jnp.all(jnp.isfinite(g_new))

@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from thetahat.data import is_unit
 
-__all__ = ["weighted_mean_var", "weighted_quantile", "merge_mean_var"]
+__all__ = ["MeanVar", "weighted_mean_var", "weighted_quantile", "merge_mean_var"]
 
 
-def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+class MeanVar(tuple):  # type: ignore[type-arg]
+    """``(sum of weights, mean, M2)`` plus ``mean_lo``, the rounding error of ``mean``.
+
+    It unpacks and compares as the plain 3-tuple; ``mean + mean_lo`` is the mean
+    to about twice the working precision, which :func:`merge_mean_var` uses so
+    that the between-chunk differences of the means lose no digits.
+    """
+
+    mean_lo: float
+
+    def __new__(cls, total: float, mean: float, m2: float, mean_lo: float = 0.0) -> MeanVar:
+        self = super().__new__(cls, (total, mean, m2))
+        self.mean_lo = mean_lo
+        return self
+
+    def __reduce__(self) -> Any:
+        return (MeanVar, (self[0], self[1], self[2], self.mean_lo))
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """(s, e) with s = fl(a + b) and a + b = s + e exactly (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> MeanVar:
     """(sum of weights, mean, M2 = sum w (x - mean)^2) by a corrected two-pass algorithm.
 
     The second pass re-centres on the first-pass mean and adds back the
     rounding residual (Chan, Golub & LeVeque's corrected two-pass formula),
-    so no digits are lost to cancellation (NIST NumAcc4 needs this).
+    so no digits are lost to cancellation (NIST NumAcc4 needs this).  The
+    result also carries the rounding error of the mean (``mean_lo``, see
+    :class:`MeanVar`).  An empty chunk, or one whose weights are all zero,
+    gives the zero summary ``(0.0, 0.0, 0.0)``.
     """
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    if x.size == 0:
+        return MeanVar(0.0, 0.0, 0.0)
     if is_unit(w):  # no weights: skip the multiplications by one
         total = float(x.shape[0])
         mean = float(x.sum()) / total
@@ -24,25 +59,37 @@ def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float, float
         m2 = float(np.einsum("i,i->", d, d)) - resid * resid / total
     else:
         total = float(w.sum())
+        if not total > 0.0:
+            return MeanVar(0.0, 0.0, 0.0)
         mean = float(np.einsum("i,i->", w, x)) / total
         d = x - mean
         wd = w * d
         resid = float(wd.sum())
         m2 = float(np.einsum("i,i->", wd, d)) - resid * resid / total
     # einsum, not np.dot: BLAS ddot is ~15x slower here under OPENBLAS_CORETYPE.
-    mean += resid / total
-    return total, mean, max(m2, 0.0)
+    mean, lo = _two_sum(mean, resid / total)
+    return MeanVar(total, mean, max(m2, 0.0), lo)
 
 
-def merge_mean_var(
-    a: tuple[float, float, float], b: tuple[float, float, float]
-) -> tuple[float, float, float]:
-    """Merge two (weight, mean, M2) summaries exactly as if computed together (Chan et al.)."""
-    na, ma, sa = a
-    nb, mb, sb = b
+def merge_mean_var(a: tuple[float, ...], b: tuple[float, ...]) -> MeanVar:
+    """Merge two (weight, mean, M2) summaries exactly as if computed together (Chan et al.).
+
+    The means' rounding errors (``mean_lo`` of a :class:`MeanVar`; 0 for a
+    plain tuple) enter the difference of the means, so merging many chunks
+    loses no digits; a side with no weight is passed through unchanged.
+    """
+    na, ma, sa = (float(v) for v in a[:3])
+    nb, mb, sb = (float(v) for v in b[:3])
+    la = float(getattr(a, "mean_lo", 0.0))
+    lb = float(getattr(b, "mean_lo", 0.0))
+    if nb == 0.0:
+        return MeanVar(na, ma, sa, la)
+    if na == 0.0:
+        return MeanVar(nb, mb, sb, lb)
     n = na + nb
-    delta = mb - ma
-    return n, ma + delta * nb / n, sa + sb + delta * delta * na * nb / n
+    delta = (mb - ma) + (lb - la)  # mb - ma is exact for close means (Sterbenz)
+    mean, lo = _two_sum(ma, la + delta * nb / n)
+    return MeanVar(n, mean, sa + sb + delta * delta * na * nb / n, lo)
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -53,3 +100,24 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     cum = np.cumsum(w[order])
     idx = int(np.searchsorted(cum, q * cum[-1], side="left"))
     return float(x[order][min(idx, x.size - 1)])
+
+
+class _LazyModule:
+    """A module imported on first attribute access.
+
+    scipy.special and scipy.optimize cost ~0.3 s and ~0.6 s to import; the
+    families need them only inside some closed forms, so a fresh process that
+    fits a normal should not pay for them.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+special: Any = _LazyModule("scipy.special")
+optimize: Any = _LazyModule("scipy.optimize")

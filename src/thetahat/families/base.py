@@ -126,6 +126,10 @@ class Family:
     #: Parameters whose MLE sits on the support boundary (uniform ends,
     #: Pareto scale): no Wald standard error exists for them.
     irregular: ClassVar[tuple[str, ...]] = ()
+    #: Parameter -> value beyond which the estimate has run off to a limit of
+    #: the family (Student-t df -> infinity is the normal): reported as a
+    #: boundary estimate instead of a point on a flat likelihood plateau.
+    divergent: ClassVar[dict[str, float]] = {}
     #: Typical parameter values: drive the registry tests (sampling,
     #: recovery, comparison with scipy) and the documentation examples.
     example_params: ClassVar[dict[str, Any]] = {}

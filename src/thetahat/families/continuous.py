@@ -8,11 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
-from scipy.special import logsumexp
+from thetahat.families._helpers import special
 
 from thetahat.constraints import positive, real
 from thetahat.families import register
 from thetahat.families._helpers import weighted_mean_var, weighted_quantile
+from thetahat.families.bounded import _betaln
 from thetahat.families.base import Family, Param, Support
 
 __all__ = ["Normal", "StudentT", "Cauchy", "Laplace", "Logistic", "Gumbel"]
@@ -108,10 +109,11 @@ class StudentT(Family):
 
     def logpdf(self, x: Any, df: Any, mu: Any, sigma: Any) -> Any:
         z = (x - mu) / sigma
+        # log Gamma((df+1)/2) - log Gamma(df/2) - log(df pi)/2 = -log B(1/2, df/2) - log(df)/2:
+        # the difference of two gammaln cancels catastrophically for large df.
         return (
-            gammaln(0.5 * (df + 1))
-            - gammaln(0.5 * df)
-            - 0.5 * jnp.log(df * jnp.pi)
+            -_betaln(0.5, 0.5 * df)
+            - 0.5 * jnp.log(df)
             - jnp.log(sigma)
             - 0.5 * (df + 1) * jnp.log1p(z * z / df)
         )
@@ -375,7 +377,7 @@ class Gumbel(Family):
             scale = max(scale, (mean - mu) / np.euler_gamma, (mu - x[w > 0].min()) / 30)
         if "mu" in fixed:
             return {"mu": float(fixed["mu"]), "scale": scale}
-        mu = -scale * float(logsumexp(-x / scale, b=w / total))
+        mu = -scale * float(special.logsumexp(-x / scale, b=w / total))
         return {"mu": mu, "scale": scale}
 
     def scipy_dist(self, mu: float, scale: float) -> Any:

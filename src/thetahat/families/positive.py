@@ -21,7 +21,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
-from scipy import special
+from thetahat.families._helpers import special
 
 from thetahat.constraints import Interval, positive, real
 from thetahat.data import is_unit
@@ -672,7 +672,7 @@ class LogNormal(Family):
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, float, float] | None:
         if not x.min() > 0:  # taken at loc = 0, see Gamma.sufficient_stats
             return None
-        return weighted_mean_var(np.log(x), w)
+        return tuple(weighted_mean_var(np.log(x), w))
 
     def mle_from_stats(
         self, stats: tuple[float, ...], fixed: dict[str, Any]
