@@ -169,7 +169,7 @@ def custom(
     ...     params={"s": "positive"}, support=(0.0, np.inf), name="rayleigh")
     >>> x = np.random.default_rng(0).rayleigh(2.0, size=4000)
     >>> res = thetahat.fit(x, rayleigh)
-    >>> abs(res.params["s"] - np.sqrt(np.mean(x**2) / 2)) < 1e-9
+    >>> bool(abs(res.params["s"] - np.sqrt(np.mean(x**2) / 2)) < 1e-9)
     True
     """
     if not callable(logpdf):

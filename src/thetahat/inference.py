@@ -35,7 +35,8 @@ def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
     # that parameters on very different scales are not mistaken for singular.
     scale = 1.0 / np.sqrt(diag)
     lam, q = np.linalg.eigh(sym * np.outer(scale, scale))
-    if lam[0] <= 1e-13 * abs(lam[-1]):
+    # Beyond a condition number of 1e11 the standard errors carry no digits.
+    if lam[0] <= 1e-11 * abs(lam[-1]):
         cond = np.inf if lam[0] <= 0 else lam[-1] / lam[0]
         return None, f"the observed information is not positive definite (condition number {cond:.3g})"
     return ((q / lam) @ q.T) * np.outer(scale, scale), "ok"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from thetahat.data import is_unit
 
-__all__ = ["MeanVar", "weighted_mean_var", "weighted_quantile", "merge_mean_var"]
+__all__ = ["MeanVar", "merge_mean_var", "weighted_mean_var", "weighted_quantile"]
 
 
 class MeanVar(tuple):  # type: ignore[type-arg]
@@ -21,7 +21,7 @@ class MeanVar(tuple):  # type: ignore[type-arg]
 
     mean_lo: float
 
-    def __new__(cls, total: float, mean: float, m2: float, mean_lo: float = 0.0) -> MeanVar:
+    def __new__(cls, total: float, mean: float, m2: float, mean_lo: float = 0.0) -> Self:
         self = super().__new__(cls, (total, mean, m2))
         self.mean_lo = mean_lo
         return self
