@@ -13,7 +13,7 @@ import thetahat
 from thetahat import DataError
 from thetahat.plots import plot_diagnostics, plot_fits, plot_profile
 
-pytest.importorskip("matplotlib")
+__import__("matplotlib")
 
 
 @pytest.fixture(scope="module")

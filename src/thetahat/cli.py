@@ -267,6 +267,27 @@ def compare_cli(
     typer.echo(text)
 
 
+@app.command("regress")
+def regress_cli(
+    file: Annotated[str, typer.Argument(help="CSV, TSV or Parquet file (by suffix).")],
+    formula: Annotated[str, typer.Option("--formula", help='Model formula, e.g. "y ~ x1 + C(group)".')],
+    family: Annotated[str, typer.Option("--family", "-f", help="Response family (normal, poisson, bernoulli, ...).")] = "normal",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Regress a response on covariates by maximum likelihood (GLMs, robust and AFT models)."""
+    from thetahat.regression.api import regress_command
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ThetahatWarning)
+            text = regress_command(file, formula, family, json_output=as_json)
+    except ThetahatError as exc:
+        _fail(str(exc))
+    for w in caught:
+        typer.echo(f"warning: {_one_line(str(w.message))}", err=True)
+    typer.echo(text)
+
+
 @app.command("demo")
 def demo_command() -> None:
     """Fit a gamma distribution to 254 ground-beef serving sizes (packaged data)."""

@@ -489,11 +489,15 @@ def _regress_nonlinear(
             f"the mean function is not finite at the start values {dict(start)} for "
             f"{describe_bad_values(eta0, ~np.isfinite(eta0))}. Choose start values inside its domain."
         )
-    if response.name == "normal":
-        internal0, eta0 = _gauss_newton_start(model, internal0)
     start_all: dict[str, Any] = {**internal0, **_extras_start(y, eta0, w, response, lk)}
     _check_start(model, start_all)
-    return _run(model, start_all, weights, tol, max_iter, strict)
+    starts = [start_all]
+    if response.name == "normal":
+        refined, eta_gn = _gauss_newton_start(model, internal0)
+        gn = {**refined, **_extras_start(y, eta_gn, w, response, lk)}
+        if all(np.isfinite(v) for v in gn.values()) and gn["sigma"] > 0:
+            starts.insert(0, gn)
+    return _run(model, starts, weights, tol, max_iter, strict)
 
 
 def _gauss_newton_start(model: _Model, start: dict[str, float]) -> tuple[dict[str, float], np.ndarray]:
@@ -524,25 +528,33 @@ def _gauss_newton_start(model: _Model, start: dict[str, float]) -> tuple[dict[st
 
         u = np.array([start[n] for n in names], dtype=float)
         r, J, rss = evaluate(u)
-        lam = 1e-3
+        # Marquardt damping with Moré's scaling (running max of the column
+        # norms) and Nielsen's update of the damping from the gain ratio.
+        d = np.zeros(len(u))
+        lam, nu = 1e-2, 2.0
         for _ in range(1000):
-            if not (np.isfinite(rss) and np.all(np.isfinite(J))):
+            if not (np.isfinite(rss) and np.all(np.isfinite(J))) or rss == 0:
                 break
-            d = np.sqrt(np.sum(J * J, axis=0))
-            d = np.maximum(d, 1e-12 * max(d.max(), 1e-300))
-            A = np.vstack([J, np.sqrt(lam) * np.diag(d)])
+            d = np.maximum(d, np.sqrt(np.sum(J * J, axis=0)))
+            dd = np.maximum(d, 1e-12 * max(d.max(), 1e-300))
+            A = np.vstack([J, np.sqrt(lam) * np.diag(dd)])
             step = np.linalg.lstsq(A, np.concatenate([-r, np.zeros(len(u))]), rcond=None)[0]
+            predicted = rss - float(np.sum((r + J @ step) ** 2)) - lam * float(np.sum((dd * step) ** 2))
             with np.errstate(all="ignore"):
                 r_new, J_new, rss_new = evaluate(u + step)
-            if np.isfinite(rss_new) and rss_new <= rss:
-                small = rss - rss_new <= 1e-15 * rss and np.linalg.norm(step) <= 1e-8 * (np.linalg.norm(u) + 1e-8)
+            gain = (rss - rss_new) / max(predicted, 1e-300) if np.isfinite(rss_new) else -1.0
+            if gain > 0:
+                small = (rss - rss_new <= 1e-15 * rss
+                         and np.linalg.norm(dd * step) <= 1e-10 * (np.linalg.norm(dd * u) + 1e-300))
                 u, r, J, rss = u + step, r_new, J_new, rss_new
-                lam = max(lam / 3.0, 1e-12)
-                if small or rss == 0:
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * min(gain, 1.0) - 1.0) ** 3)
+                nu = 2.0
+                if small:
                     break
             else:
-                lam *= 4.0
-                if lam > 1e16:
+                lam *= nu
+                nu *= 2.0
+                if lam > 1e20:
                     break
         eta = np.asarray(fam.predictor(X, dict(zip(names, jnp.asarray(u)))))
     return dict(zip(names, (float(v) for v in u))), eta
@@ -567,18 +579,42 @@ def _check_signature(fn: Callable[..., Any], names: tuple[str, ...]) -> None:
 
 
 # -- estimation and result -----------------------------------------------------------
-def _run(model: _Model, start: dict[str, Any], weights: Any, tol: float, max_iter: int,
-         strict: bool) -> RegressionResult:
+def _run(model: _Model, start: dict[str, Any] | list[dict[str, Any]], weights: Any, tol: float,
+         max_iter: int, strict: bool) -> RegressionResult:
+    """Fit from the first start; try the next ones only while no fit has converged.
+
+    Of non-converged fits the one of highest log-likelihood is kept.
+    """
     rows = np.column_stack([model.y, model.X])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        internal = fit(rows, model.family, weights=weights, start=start, tol=tol,
-                       max_iter=max_iter, strict=strict)
+    best: tuple[FitResult, list[Any]] | None = None
+    for point in start if isinstance(start, list) else [start]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            internal = fit(rows, model.family, weights=weights, start=point, tol=tol,
+                           max_iter=max_iter, strict=False)
+        if best is None or _better(internal, best[0]):
+            best = (internal, list(caught))
+        if best[0].converged:  # later starts are fallbacks only
+            break
+    assert best is not None
+    internal, caught = best
+    if not internal.converged and strict:
+        from thetahat.errors import FitError
+
+        raise FitError(f"{model.family.name} fit did not converge: {internal.message}")
     if model.response.name == "bernoulli" and model.family.mean_fn is None:
         _check_separation(model, internal)
     for item in caught:  # re-issue the engine's own warnings, now that they are explained
         warnings.warn(item.message, item.category, stacklevel=3)
     return _wrap(model, internal)
+
+
+def _better(new: FitResult, old: FitResult) -> bool:
+    if new.converged != old.converged:
+        return new.converged
+    if not np.isfinite(new.loglik):
+        return False
+    return not np.isfinite(old.loglik) or new.loglik > old.loglik + 1e-6 * (1 + abs(old.loglik))
 
 
 def _check_separation(model: _Model, internal: FitResult) -> None:
@@ -662,7 +698,8 @@ def _least_squares(model: _Model, res: RegressionResult) -> dict[str, Any]:
     sw = np.sqrt(w)[:, None]
     # (J'WJ)^-1 through the SVD of sqrt(W) J: no squaring of the condition number.
     _, sv, vt = np.linalg.svd(J * sw, full_matrices=False)
-    inv = (vt.T / sv**2) @ vt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = (vt.T / np.where(sv > sv[0] * 1e-15, sv, np.nan) ** 2) @ vt
     cov = s2 * inv
     return {
         "sigma_ml": float(res.params["sigma"]),
@@ -675,7 +712,7 @@ def _least_squares(model: _Model, res: RegressionResult) -> dict[str, Any]:
 def regress_command(file: str, formula: str, family: str = "normal", json_output: bool = False) -> str:
     """``thetahat regress FILE --formula "y ~ x1 + x2" --family poisson [--json]``.
 
-    Reads a CSV with pandas, fits the formula and returns the summary text
+    Reads a CSV, TSV or Parquet file (:func:`thetahat.io.read_table`), fits the formula and returns the summary text
     (or JSON with ``json_output=True``) for the CLI to print.
 
     Examples
@@ -687,13 +724,9 @@ def regress_command(file: str, formula: str, family: str = "normal", json_output
     >>> print(regress_command(path, "y ~ x", "poisson").splitlines()[0])
     Maximum-likelihood fit: poisson regression (log link)   (n = 6)
     """
-    import pandas as pd
+    from thetahat.io import read_table
 
-    try:
-        frame = pd.read_csv(file)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"could not read {file!r} as CSV: {exc}") from None
-    res = regress(formula, data=frame, family=family)
+    res = regress(formula, data=read_table(file), family=family)
     if json_output:
         return json.dumps(res.to_dict(), indent=2)
     return res.summary()
