@@ -160,30 +160,7 @@ def main(
     ] = False,
 ) -> None:
     """Maximum-likelihood fits with standard errors and confidence intervals."""
-    _enable_compilation_cache()
 
-
-def _enable_compilation_cache() -> None:
-    """Keep compiled likelihoods on disk between CLI runs.
-
-    The command-line program owns its process, so it may set JAX's global
-    persistent cache (the library never does): a second `thetahat demo`
-    loads its kernels instead of compiling them. THETAHAT_CACHE_DIR overrides
-    the location; an empty value turns the cache off.
-    """
-    import os
-
-    path = os.environ.get("THETAHAT_CACHE_DIR", os.path.expanduser("~/.cache/thetahat/jax"))
-    if not path:
-        return
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return  # a read-only home: run without the cache
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 @app.command("fit")
