@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +27,25 @@ def sample(name: str, n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(params=ALL_FAMILIES)
 def family_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_kernels() -> Iterator[None]:
+    """Free every compiled kernel after each test module.
+
+    The suite compiles thousands of distinct likelihoods in one process; each
+    executable holds memory maps, and XLA aborts once the kernel's map limit
+    (vm.max_map_count) is reached. Users fitting a few models never get near it.
+    """
+    yield
+    import sys
+
+    import jax
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("thetahat") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if hasattr(value, "cache_clear"):
+                value.cache_clear()
+    jax.clear_caches()

@@ -8,6 +8,7 @@ information -> FitResult in the user's units.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -452,7 +453,9 @@ class _Estimation:
 
     def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
         xp, wp = pad_to_bucket(self.xs, self.w)
-        return _jit_vgh(layout, jnp.asarray(z), xp, wp, jnp.asarray(fixed_flat), jnp.asarray(bounds))
+        return _compiled_vgh(layout)(
+            jnp.asarray(z), xp, wp, jnp.asarray(fixed_flat), jnp.asarray(bounds)
+        )
 
     def _result(
         self,
@@ -472,7 +475,11 @@ class _Estimation:
         )
 
 
-_jit_vgh = jax.jit(nll_value_grad_hess, static_argnums=0)
+@lru_cache(maxsize=256)
+def _compiled_vgh(layout: Layout) -> Callable[..., Any]:
+    """The jitted NLL value/gradient/Hessian for one layout (bounded cache:
+    every compiled executable holds memory maps until it is released)."""
+    return jax.jit(lambda *args: nll_value_grad_hess(layout, *args))
 
 
 def _log_prior_function(
