@@ -86,10 +86,10 @@ class FitResult:
         """Keyword arguments that reproduce this fit with :func:`thetahat.fit`."""
         spec = self._context.spec
         free = [p.name for p in self.family.params if p.default is not None and p.name in spec.free]
-        options: dict[str, Any] = {"fixed": dict(self.fixed) if self.fixed else None, "free": free}
+        # Defaults (loc = 0) are left out: they apply again without being named.
         user_fixed = {k: v for k, v in self.fixed.items()
                       if self.family.param(k).default is None or v != self.family.param(k).default}
-        options["fixed"] = user_fixed or None
+        options: dict[str, Any] = {"fixed": user_fixed or None, "free": free}
         if spec.bounds:
             options["bounds"] = dict(spec.bounds)
         if spec.prior:
