@@ -21,6 +21,7 @@ from thetahat.errors import (
     ConvergenceWarning,
     DataError,
     FitError,
+    DegenerateWarning,
     HessianWarning,
     ThetahatError,
     ThetahatWarning,
@@ -46,6 +47,9 @@ _LAZY = {
     "NormalInverseWishart": "thetahat.bayes",
     "Uniform": "thetahat.bayes",
     "regress": "thetahat.regression",
+    "GaussianMixture": "thetahat.mixture",
+    "Mixture": "thetahat.mixture",
+    "select_gaussian_mixture": "thetahat.mixture",
 }
 
 
@@ -72,6 +76,7 @@ __all__ = [
     "ConvergenceWarning",
     "BoundaryWarning",
     "HessianWarning",
+    "DegenerateWarning",
     "compare",
     "lr_test",
     "gof",

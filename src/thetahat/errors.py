@@ -15,6 +15,7 @@ __all__ = [
     "FitError",
     "ThetahatWarning",
     "ConvergenceWarning",
+    "DegenerateWarning",
     "BoundaryWarning",
     "HessianWarning",
 ]
@@ -46,6 +47,10 @@ class BoundaryWarning(ThetahatWarning):
 
 class HessianWarning(ThetahatWarning):
     """The observed information is singular or not positive definite."""
+
+
+class DegenerateWarning(ThetahatWarning):
+    """A mixture component is empty, collapsed onto a point, or a column is constant."""
 
 
 def describe_bad_values(values: np.ndarray, bad: np.ndarray) -> str:
