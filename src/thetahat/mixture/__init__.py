@@ -9,5 +9,6 @@ All three run the same jitted EM loop (:mod:`thetahat.mixture.em`).
 """
 
 from thetahat.mixture.gaussian import GaussianMixture
+from thetahat.mixture.model import Mixture, MixtureResult
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "Mixture", "MixtureResult"]
