@@ -228,3 +228,34 @@ def test_non_convergence_is_reported() -> None:
     with pytest.warns(ConvergenceWarning, match="did not converge in 2 iterations"):
         gm = GaussianMixture(3, max_iter=2, tol=0.0, random_state=0).fit(X)
     assert not gm.converged_ and gm.n_iter_ == 2
+
+
+def test_standard_errors_agree_with_the_bootstrap_on_faithful() -> None:
+    X = load("faithful")[["eruptions", "waiting"]].to_numpy(float)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    table = gm.standard_errors(X)
+    order = np.argsort(gm.means_[:, 0])
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(100):
+        counts = rng.multinomial(len(X), np.full(len(X), 1 / len(X)))
+        boot = GaussianMixture(2, init=gm.means_, init_candidates=1).fit(X, sample_weight=counts)
+        o = np.argsort(boot.means_[:, 0])
+        draws.append(np.concatenate([boot.weights_[o], boot.means_[o].ravel()]))
+    boot_sd = np.std(draws, axis=0, ddof=1)
+    wald = np.concatenate([
+        table["std.err"][[f"weight[{j}]" for j in order]],
+        table["std.err"][[f"mean[{j}][{i}]" for j in order for i in range(2)]],
+    ])
+    np.testing.assert_allclose(wald, boot_sd, rtol=0.3)
+    assert list(table.columns) == ["estimate", "std.err", "2.5%", "97.5%"]
+    assert len(table) == 2 + 4 + 6
+
+
+def test_standard_errors_cover_every_covariance_type() -> None:
+    X = blobs(9, 2, 2)
+    for cov_type in COV_TYPES:
+        gm = GaussianMixture(2, covariance_type=cov_type, random_state=0).fit(X)
+        table = gm.standard_errors(X)
+        assert np.all(np.isfinite(table["std.err"])) and np.all(table["std.err"] > 0)
+        assert len(table) == gm.n_parameters() + 1  # every weight is listed

@@ -17,18 +17,28 @@ collapsed components, and gives standard errors (:meth:`GaussianMixture.summary`
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from thetahat.data import as_float_array, validate_weights
-from thetahat.errors import ConvergenceWarning, DataError, DegenerateWarning, FitError
-from thetahat.mixture import gaussian_em
+from thetahat.errors import (
+    ConvergenceWarning,
+    DataError,
+    DegenerateWarning,
+    FitError,
+    HessianWarning,
+)
+from thetahat.inference import invert_information
+from thetahat.mixture import gaussian_em, gaussian_inference
 from thetahat.mixture._prepare import (
     Prepared,
     chunk_rows,
@@ -434,6 +444,51 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             "diag": lambda: np.diag(cov[k]),
             "spherical": lambda: cov[k] * np.eye(d),
         }[self.covariance_type]()
+
+    def standard_errors(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> pd.DataFrame:
+        """Estimates, standard errors and 95% Wald intervals of every parameter.
+
+        Uses the observed information of the marginal log-likelihood on the
+        training data ``X`` (pass the same ``X`` and ``sample_weight`` as to
+        ``fit``), so that the weights, means and covariance entries all get SEs.
+        The last weight's SE follows from the others (they sum to one).
+        """
+        import pandas as pd
+
+        check_is_fitted(self, "means_")
+        x = self._validated(X, reset=False)
+        w = np.ones(x.shape[0]) if sample_weight is None else validate_weights(
+            sample_weight, x.shape[0]
+        )
+        k, d = self.means_.shape
+        shift = self.means_.mean(axis=0)  # evaluate about the means: no cancellation
+        params = GaussParams(self.weights_, self.means_ - shift, self.covariances_)
+        flat = gaussian_inference.flatten(params, self.covariance_type)
+        xp, wp = pad_to_bucket(x - shift, w)
+        with jax.enable_x64(True):
+            hess = np.asarray(gaussian_inference.hessian(
+                jnp.asarray(flat), jnp.asarray(xp), jnp.asarray(wp),
+                k=k, d=d, cov_type=self.covariance_type,
+            ))
+        cov, message = invert_information(-hess) if np.all(np.isfinite(hess)) else (None, "")
+        if cov is None:
+            warnings.warn(
+                f"the observed information is singular or not finite: no standard errors. {message}",
+                HessianWarning, stacklevel=2,
+            )
+            cov = np.full(hess.shape, np.nan)
+        names = gaussian_inference.parameter_names(k, d, self.covariance_type)
+        estimate = gaussian_inference.flatten(self._gauss_params(), self.covariance_type)
+        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        last = np.sqrt(max(cov[: k - 1, : k - 1].sum(), 0.0)) if np.isfinite(cov).all() else np.nan
+        names.insert(k - 1, f"weight[{k - 1}]")
+        estimate = np.insert(estimate, k - 1, self.weights_[-1])
+        se = np.insert(se, k - 1, last)
+        return pd.DataFrame(
+            {"estimate": estimate, "std.err": se,
+             "2.5%": estimate - 1.959963984540054 * se, "97.5%": estimate + 1.959963984540054 * se},
+            index=pd.Index(names, name="parameter"),
+        )
 
     def n_parameters(self) -> int:
         """Number of free parameters of the fitted model."""
