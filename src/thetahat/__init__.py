@@ -49,7 +49,9 @@ _LAZY = {
     "regress": "thetahat.regression",
     "GaussianMixture": "thetahat.mixture",
     "Mixture": "thetahat.mixture",
+    "MixtureResult": "thetahat.mixture",
     "select_gaussian_mixture": "thetahat.mixture",
+    "select_mixture": "thetahat.mixture",
 }
 
 

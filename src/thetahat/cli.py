@@ -8,6 +8,8 @@ Commands
     Fit a family to one column of a CSV, TSV or Parquet file.
 ``thetahat families``
     List the families and their parameters.
+``thetahat mixture FILE --columns A,B --components 1-6 [--json]``
+    Gaussian mixtures (or ``--family`` mixtures) over a grid, ranked by BIC.
 
 Every error the library reports (bad data, unknown family, missing file or
 column, malformed ``--fixed``) is printed as one line on stderr starting with
@@ -262,6 +264,31 @@ def regress_cli(
         _fail(str(exc))
     for w in caught:
         typer.echo(f"warning: {_one_line(str(w.message))}", err=True)
+    typer.echo(text)
+
+
+@app.command("mixture")
+def mixture_cli(
+    file: Annotated[str, typer.Argument(help="CSV, TSV or Parquet file (by suffix).")],
+    columns: Annotated[str, typer.Option("--columns", "-c", help="Comma-separated columns, e.g. A,B.")],
+    components: Annotated[str, typer.Option("--components", "-k", help="Numbers of components, e.g. 1-6 or 2,3.")] = "1-6",
+    covariance: Annotated[
+        Optional[str],
+        typer.Option("--covariance", help="Covariance types to try (comma-separated; default: full,tied,diag,spherical)."),
+    ] = None,
+    family: Annotated[
+        Optional[str],
+        typer.Option("--family", "-f", help="Fit mixtures of this family (one column) instead of Gaussians."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table and best model as JSON.")] = False,
+) -> None:
+    """Fit mixtures by EM over a grid of component numbers and pick the best by BIC."""
+    from thetahat.mixture.selection import mixture_command
+
+    try:
+        text = mixture_command(file, columns, components, covariance, family, json_output=as_json)
+    except ThetahatError as exc:
+        _fail(str(exc))
     typer.echo(text)
 
 

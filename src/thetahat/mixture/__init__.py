@@ -10,5 +10,17 @@ All three run the same jitted EM loop (:mod:`thetahat.mixture.em`).
 
 from thetahat.mixture.gaussian import GaussianMixture
 from thetahat.mixture.model import Mixture, MixtureResult
+from thetahat.mixture.selection import (
+    MixtureSelection,
+    select_gaussian_mixture,
+    select_mixture,
+)
 
-__all__ = ["GaussianMixture", "Mixture", "MixtureResult"]
+__all__ = [
+    "GaussianMixture",
+    "Mixture",
+    "MixtureResult",
+    "MixtureSelection",
+    "select_gaussian_mixture",
+    "select_mixture",
+]

@@ -200,7 +200,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         best, failures = None, 0
         with jax.enable_x64(True):
             for _ in range(int(self.n_init)):
-                start = self._start(data, reg, rng)
+                start = _pad(self._start(data, reg, rng), self._k_run(), self.covariance_type)
                 run = gaussian_em.fit_em(
                     GaussParams(*(jnp.asarray(a) for a in start)),
                     data.xc, data.wc, reg, float(self.tol), int(self.max_iter),
@@ -277,7 +277,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             start = params_from_resp(xs, ws, np.eye(self.n_components)[labels], reg,
                                      self.covariance_type)
             return start._replace(means=centers)
-        starts = [self._one_start(xs, ws, reg, rng, i) for i in range(int(self.init_candidates))]
+        starts = [_pad(self._one_start(xs, ws, reg, rng, i), self._k_run(), self.covariance_type)
+                  for i in range(int(self.init_candidates))]
         if len(starts) == 1:
             return starts[0]
         xc, wc = chunk_rows(xs, ws)
@@ -309,13 +310,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             resp = np.eye(k)[labels]
         return params_from_resp(xs, ws, resp, reg, self.covariance_type)
 
+    def _k_run(self) -> int:
+        # select_gaussian_mixture pads every model of a grid to one number of
+        # components (extra ones with weight exactly 0 are exact no-ops), so
+        # that the grid compiles once per covariance type, not once per k.
+        return max(int(self.n_components), getattr(self, "_pad_components_to", 0))
+
     def _store(self, run: Any, data: Prepared, n_rows: int) -> None:
         s = data.scale
         d = data.x.shape[1]
         n_iter = int(run.n_iter)
-        self.weights_ = np.asarray(run.params.weights)
-        self.means_ = np.asarray(run.params.means) * s + data.shift
-        self.covariances_ = np.asarray(run.params.cov) * s**2
+        k = int(self.n_components)
+        cov = np.asarray(run.params.cov)
+        self.weights_ = np.asarray(run.params.weights)[:k]
+        self.means_ = np.asarray(run.params.means)[:k] * s + data.shift
+        self.covariances_ = (cov if self.covariance_type == "tied" else cov[:k]) * s**2
         self.loglik_ = float(run.loglik) - data.w.sum() * d * np.log(s)
         self.lower_bound_ = self.loglik_ / data.w.sum()
         self.loglik_trace_ = np.asarray(run.trace)[: n_iter + 1] - data.w.sum() * d * np.log(s)
@@ -504,6 +513,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Akaike information criterion on ``X`` (lower is better)."""
         n = np.asarray(X).shape[0]
         return -2 * self.score(X) * n + 2 * self.n_parameters()
+
+
+def _pad(params: GaussParams, k_run: int, cov_type: str) -> GaussParams:
+    """Append components of weight exactly 0 (never responsible for any row)."""
+    k = np.asarray(params.weights).shape[0]
+    extra = k_run - k
+    if extra <= 0:
+        return params
+    weights = np.concatenate([np.asarray(params.weights), np.zeros(extra)])
+    means = np.concatenate([np.asarray(params.means), np.repeat(np.asarray(params.means)[:1], extra, 0)])
+    cov = np.asarray(params.cov)
+    if cov_type != "tied":
+        cov = np.concatenate([cov, np.repeat(cov[:1], extra, 0)])
+    return GaussParams(weights, means, cov)
 
 
 def _precision_cholesky(cov: np.ndarray, cov_type: str) -> np.ndarray:
