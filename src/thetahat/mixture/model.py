@@ -161,7 +161,7 @@ class Mixture:
     >>> x = np.concatenate([rng.poisson(2.0, 600), rng.poisson(9.0, 400)])
     >>> res = thetahat.Mixture(["poisson", "poisson"], random_state=0).fit(x)
     >>> sorted(round(p["rate"], 1) for p in res.params)
-    [2.0, 8.9]
+    [2.0, 9.0]
     """
 
     def __init__(

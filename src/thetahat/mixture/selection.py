@@ -124,9 +124,9 @@ def select_gaussian_mixture(
     --------
     >>> from thetahat.datasets import load
     >>> X = load("faithful")[["eruptions", "waiting"]]
-    >>> sel = select_gaussian_mixture(X, "1-4", ["full", "diag"])
+    >>> sel = select_gaussian_mixture(X, "1-4", ["full", "tied"])
     >>> int(sel.table.iloc[0]["n_components"]), sel.table.iloc[0]["model"]
-    (3, 'full')
+    (3, 'tied')
     """
     _check_criterion(criterion)
     ks = parse_components(components) if isinstance(components, str) else list(components)
