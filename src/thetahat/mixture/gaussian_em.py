@@ -144,8 +144,7 @@ def em_step(
     return _m_step(params, n_k, s1, s2, reg, cov_type), loglik
 
 
-@partial(jax.jit, static_argnames=("cov_type", "trace_len"))
-def fit_em(
+def _fit_em(
     params0: GaussParams,
     xc: Any,
     wc: Any,
@@ -163,6 +162,9 @@ def fit_em(
 
     return run_em(step, params0, tol=tol, max_iter=max_iter, n_total=jnp.sum(wc),
                   trace_len=trace_len)
+
+
+fit_em = jax.jit(_fit_em, static_argnames=("cov_type", "trace_len"))
 
 
 @partial(jax.jit, static_argnames=("cov_type",))
@@ -191,7 +193,7 @@ def screen_em(
     """
 
     def one(p0: GaussParams) -> Any:
-        run = fit_em.__wrapped__(p0, xc, wc, reg, tol, max_iter, cov_type=cov_type,
+        run = _fit_em(p0, xc, wc, reg, tol, max_iter, cov_type=cov_type,
                                  trace_len=trace_len)
         return jnp.where(run.finite, run.loglik, -jnp.inf), run.params
 

@@ -336,7 +336,9 @@ class Mixture:
             std.jacobian(c.family.param(name).role) for c in comps for name in c.free
         ]
         ok = cov_std is not None
-        cov = (cov_std * np.outer(scale, scale)) if ok else np.full((len(names),) * 2, np.nan)
+        cov = np.full((len(names),) * 2, np.nan)
+        if cov_std is not None:
+            cov = cov_std * np.outer(scale, scale)
         sd = np.sqrt(np.clip(np.diag(cov), 0, None)) if ok else np.full(len(names), np.nan)
         last = np.sqrt(max(cov[: self.k - 1, : self.k - 1].sum(), 0.0)) if ok else np.nan
         weights_se = np.append(sd[: self.k - 1], last)
