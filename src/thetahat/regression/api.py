@@ -481,7 +481,8 @@ def _regress_nonlinear(
     scales = np.where(b0 != 0, np.abs(b0), 1.0)
     fam = RegressionFamily(response, lk, names, mean_fn, tuple(float(s) for s in scales))
     model = _Model(response, lk, fam, names, y, Xm, w, scales)
-    internal0 = {n: 1.0 if b != 0 else 0.0 for n, b in zip(names, b0)}
+    # b = scale * u with scale = |b0| > 0: the internal start is the sign of b0.
+    internal0 = {n: float(np.sign(b)) for n, b in zip(names, b0)}
     with jax.enable_x64(True):
         eta0 = np.asarray(fam.predictor(jnp.asarray(Xm), internal0))
     if not np.all(np.isfinite(eta0)):
@@ -702,7 +703,9 @@ def _least_squares(model: _Model, res: RegressionResult) -> dict[str, Any]:
         inv = (vt.T / np.where(sv > sv[0] * 1e-15, sv, np.nan) ** 2) @ vt
     cov = s2 * inv
     return {
-        "sigma_ml": float(res.params["sigma"]),
+        # RSS/n directly: the identity sigma^2 = RSS/n holds at the exact MLE,
+        # and RSS is resolved more finely than the NLL at noise-level residuals.
+        "sigma_ml": float(np.sqrt(rss / n)),
         "sigma_unbiased": float(np.sqrt(s2)),
         "se_unbiased": {k: float(v) for k, v in zip(model.coef_names, np.sqrt(np.diag(cov)))},
         "cov_unbiased": cov,
