@@ -68,3 +68,53 @@ def test_certified_values(name: str, start: str) -> None:
         dof = meta["degrees_of_freedom"]
         assert res.sigma_unbiased == pytest.approx(meta["certified_residual_std_dev"], rel=1e-6)
         assert res.sigma_ml == pytest.approx(res.sigma_unbiased * np.sqrt(dof / len(y)), rel=1e-6)
+
+
+def _exact_least_squares(y: list, x: list, b0: list) -> list:  # type: ignore[type-arg]
+    """Lanczos1 standard errors by Gauss-Newton in 50-digit arithmetic (mpmath)."""
+    import mpmath as mp
+
+    b = list(b0)
+    for _ in range(8):
+        J, r = mp.matrix(len(y), 6), mp.matrix(len(y), 1)
+        for i, (yi, xi) in enumerate(zip(y, x)):
+            e = [mp.exp(-b[2 * k + 1] * xi) for k in range(3)]
+            r[i] = yi - sum(b[2 * k] * e[k] for k in range(3))
+            for k in range(3):
+                J[i, 2 * k], J[i, 2 * k + 1] = e[k], -b[2 * k] * xi * e[k]
+        A = J.T * J
+        step = mp.lu_solve(A, J.T * r)
+        b = [b[k] + step[k] for k in range(6)]
+    s2 = sum(r[i] ** 2 for i in range(len(y))) / (len(y) - 6)
+    inv = A**-1
+    return [float(mp.sqrt(s2 * inv[k, k])) for k in range(6)]
+
+
+def test_lanczos1_float64_cap() -> None:
+    """The float64 rounding of Lanczos1's data caps any SE near LRE 3.4; we reach that cap.
+
+    Exact least squares on the decimal data reproduces the certified SEs
+    (LRE > 10); on the float64 values of the same data (what every float64
+    program receives) it gives SE LRE below 4, as do we.
+    """
+    import mpmath as mp
+
+    mp.mp.dps = 50
+    meta = INDEX["Lanczos1"]
+    lines = (FOLDER / meta["file"]).read_text().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.strip().startswith("Data:"))
+    rows = [line.split() for line in lines[start + 1 :] if line.strip()]
+    cert_b = [mp.mpf(str(v)) for v in meta["certified_values"]]
+    cert_se = np.array(meta["certified_std_errors"])
+    exact = _exact_least_squares([mp.mpf(a) for a, _ in rows], [mp.mpf(b) for _, b in rows], cert_b)
+    rounded = _exact_least_squares([mp.mpf(float(a)) for a, _ in rows], [mp.mpf(float(b)) for _, b in rows], cert_b)
+    cap = lre(np.array(rounded), cert_se)
+    assert lre(np.array(exact), cert_se) > 10
+    assert cap < 4
+    y, x = _load("Lanczos1")
+    names = meta["parameter_names"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", thetahat.ConvergenceWarning)
+        res = thetahat.regress(y, x, mean=_model("Lanczos1"), start=dict(zip(names, meta["start1"])))
+    ours = lre(np.array([res.se_unbiased[n] for n in names]), cert_se)
+    assert ours >= cap - 0.5

@@ -88,9 +88,71 @@ def nll(layout: Layout, z: Any, x: Any, w: Any, fixed_flat: Any, bounds: Any) ->
     return -_weighted_sum(loglik_terms(layout, z, x, fixed_flat, bounds), w)
 
 
+def _has_linear_predictor(layout: Layout) -> bool:
+    """True when the first free parameter is the family's unconstrained linear coefficient."""
+    coef = layout.family.linear_coef
+    return (
+        coef is not None
+        and bool(layout.free)
+        and layout.free[0][0] == coef
+        and layout.free[0][1].kind == "identity"
+    )
+
+
+def _linear_predictor_block(
+    layout: Layout, z: Any, x: Any, w: Any, fixed_flat: Any, bounds: Any
+) -> tuple[Any, Any, Any]:
+    r"""Value, gradient and Hessian through the linear predictor :math:`\eta = X\beta`.
+
+    With :math:`v_i = (\eta_i, z_r)` (the predictor and the other free
+    parameters) and per-observation derivatives :math:`g_i, H_i` of
+    :math:`\log p` in :math:`v_i` (JAX, forward mode on 1 + m variables),
+    the chain rule gives :math:`\nabla_\beta = X^\top (w g_{\eta})`,
+    :math:`H_{\beta\beta} = X^\top \operatorname{diag}(w H_{\eta\eta}) X`,
+    :math:`H_{\beta r} = X^\top (w H_{\eta r})` and sums over rows for the
+    rest: one matrix product per block instead of differentiating p times
+    through X (the same sum over observations, exactly).
+    """
+    fam = layout.family
+    p = layout.free[0][1].size
+    X = fam.design(x)
+    eta = X @ z[:p]
+    m = z.shape[0] - p
+    zero_coef = jnp.zeros(p, z.dtype)
+
+    def term(v: Any, row: Any) -> Any:
+        params = layout.unpack(jnp.concatenate([zero_coef, v[1:]]), fixed_flat, bounds)
+        others = {k: val for k, val in params.items() if k != fam.linear_coef}
+        return fam.local_logpdf(row[None], v[:1], **others)[0]
+
+    def derivatives(v: Any, row: Any) -> Any:
+        def grad_with_aux(vv: Any) -> Any:
+            grad, value = jax.jacfwd(lambda q: (term(q, row), term(q, row)), has_aux=True)(vv)
+            return grad, (value, grad)
+
+        hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(v)
+        return value, grad, hess
+
+    v = jnp.concatenate([eta[:, None], jnp.broadcast_to(z[p:], (eta.shape[0], m))], axis=1)
+    value, grad, hess = jax.vmap(derivatives)(v, x)
+    used = w > 0  # zero-weight rows contribute exactly 0, even at -inf
+    wv = jnp.where(used, w * value, 0.0)
+    wg = jnp.where(used[:, None], w[:, None] * grad, 0.0)
+    wh = jnp.where(used[:, None, None], w[:, None, None] * hess, 0.0)
+    h_cc = (X * wh[:, 0, 0][:, None]).T @ X
+    h_cr = X.T @ wh[:, 0, 1:]
+    h_rr = jnp.sum(wh[:, 1:, 1:], axis=0)
+    g_full = jnp.concatenate([X.T @ wg[:, 0], jnp.sum(wg[:, 1:], axis=0)])
+    h_full = jnp.block([[h_cc, h_cr], [h_cr.T, h_rr]])
+    return -jnp.sum(wv), -g_full, -h_full
+
+
 def _value_grad_hess_block(
     layout: Layout, z: Any, x: Any, w: Any, fixed_flat: Any, bounds: Any
 ) -> tuple[Any, Any, Any]:
+    if _has_linear_predictor(layout):
+        return _linear_predictor_block(layout, z, x, w, fixed_flat, bounds)
+
     def total(zz: Any) -> Any:
         return nll(layout, zz, x, w, fixed_flat, bounds)
 

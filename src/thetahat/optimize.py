@@ -207,8 +207,10 @@ def solve(
     run = _compiled_solver(layout)
     z, f, g, h, radius, it, dec = run(
         jnp.asarray(z0, dtype=jnp.float64),
-        xp,
-        wp,
+        # On the CPU the data may be shared with numpy instead of copied
+        # (read only here): at 1e6 rows the copy costs more than an iteration.
+        jax.device_put(xp, may_alias=True),
+        jax.device_put(wp, may_alias=True),
         jnp.asarray(fixed_flat, dtype=jnp.float64),
         jnp.asarray(bounds, dtype=jnp.float64),
         solver.tol,

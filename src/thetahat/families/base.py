@@ -136,10 +136,25 @@ class Family:
     #: Keyword arguments the example needs in ``fit`` (e.g. known trials).
     example_fit_kwargs: ClassVar[dict[str, Any]] = {}
 
+    #: Name of a vector parameter that enters the log-density only through a
+    #: linear predictor ``eta = design(x) @ value`` (regression coefficients),
+    #: with ``logpdf(x, **params) == local_logpdf(x, eta, **others)``; None
+    #: for most families. The likelihood then forms the Hessian by the chain
+    #: rule, X' diag(d2 l / d eta2) X, instead of differentiating through X.
+    linear_coef: ClassVar[str | None] = None
+
     # -- declared once -------------------------------------------------
     def logpdf(self, x: Any, **params: Any) -> Any:
         """Elementwise log-density (log-mass) in ``jax.numpy``; -inf off support."""
         raise NotImplementedError
+
+    def design(self, x: Any) -> Any:
+        """The design matrix of the linear predictor (families with ``linear_coef``)."""
+        raise NotImplementedError(f"{self.name} has no linear predictor")
+
+    def local_logpdf(self, x: Any, eta: Any, **others: Any) -> Any:
+        """Log-density given the linear predictor ``eta`` (families with ``linear_coef``)."""
+        raise NotImplementedError(f"{self.name} has no linear predictor")
 
     # -- optional hooks ------------------------------------------------
     def param_shapes(self, x: np.ndarray) -> dict[str, tuple[int, ...]]:

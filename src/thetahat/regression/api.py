@@ -33,6 +33,13 @@ __all__ = ["regress", "RegressionResult", "Prediction", "regress_command"]
 #: |eta| beyond which a logistic/probit fitted probability is 0 or 1 to
 #: within 1e-11: rows there signal (quasi-)separation, not an estimate.
 _SEPARATION_ETA = 25.0
+#: Rows of the subsample that IRLS start values use on large data.
+_START_ROWS = 32768
+#: (family, link) pairs whose mean is valid for every linear predictor: the
+#: start needs no check that the log-likelihood is finite.
+_ALWAYS_VALID = {("bernoulli", "logit"), ("bernoulli", "probit"), ("poisson", "log"),
+                 ("negative_binomial", "log"), ("gamma", "log"), ("weibull", "log"),
+                 ("normal", "identity"), ("student_t", "identity"), ("lognormal", "identity")}
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class _Model:
     w: NDArray[np.float64]
     scales: NDArray[np.float64]
     spec: Any = None  # formulaic model spec of the right-hand side
+    #: [y, X] as one (n, 1 + p) array when built that way (X is then a view).
+    rows: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -255,9 +264,10 @@ def regress(
         raise DataError(f"mean must be 'linear' or a callable f(x, **params); got {mean!r} instead.")
     if spec is None:
         names = _column_names(X, intercept)
-        Xm = _as_matrix(X, None, intercept)
+        rows = _response_and_design(y_arr, X, intercept)
     else:
-        Xm = np.asarray(X, dtype=float)
+        rows = _response_and_design(y_arr, X, False)
+    Xm = rows[:, 1:]
     _check_rows(y_arr, Xm, weights)
     lk = get_link(link or response.canonical)
     if lk.name not in response.links:
@@ -277,9 +287,10 @@ def regress(
     extras0 = _extras_start(y_arr, Xm @ coef0, w, response, lk)
     extras0.update({k: float(v) for k, v in (start or {}).items() if k in extras0})
     fam = linear_family(response.name, lk.name)
-    model = _Model(response, lk, fam, tuple(names), y_arr, Xm, w, np.ones(len(names)), spec)
+    model = _Model(response, lk, fam, tuple(names), y_arr, Xm, w, np.ones(len(names)), spec, rows)
     start_all = {"coef": coef0, **extras0}
-    _check_start(model, start_all)
+    if (response.name, lk.name) not in _ALWAYS_VALID:
+        _check_start(model, start_all)
     return _run(model, start_all, weights, tol, max_iter or 200, strict)
 
 
@@ -308,6 +319,23 @@ def _column_names(X: Any, intercept: bool) -> list[str]:
         p = 1 if arr.ndim == 1 else arr.shape[1]
         names = [f"x{j + 1}" for j in range(p)]
     return (["Intercept"] if intercept else []) + names
+
+
+def _response_and_design(y: np.ndarray, X: Any, intercept: bool) -> NDArray[np.float64]:
+    """The engine's rows [y, (1,) X] built in one array: one copy of the data, not three."""
+    arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
+    arr = as_float_array(arr.reshape(-1, 1) if arr.ndim == 1 else arr, name="X", ndim=2)
+    if arr.shape[0] != y.shape[0]:
+        raise DataError(
+            f"y and X must have the same number of rows; got {y.shape[0]} responses and "
+            f"{arr.shape[0]} covariate rows."
+        )
+    rows = np.empty((arr.shape[0], arr.shape[1] + 1 + intercept))
+    rows[:, 0] = y
+    if intercept:
+        rows[:, 1] = 1.0
+    rows[:, 1 + intercept :] = arr
+    return rows
 
 
 def _as_matrix(X: Any, model: _Model | None, intercept: bool = False) -> NDArray[np.float64]:
@@ -355,18 +383,29 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
     n, p = X.shape
     if n < p:
         raise DataError(f"{n} rows cannot identify {p} coefficients; add data or drop columns.")
-    Xu = X[w > 0]
-    norms = np.sqrt(np.sum(Xu * Xu, axis=0))
+    Xu = X if np.all(w > 0) else X[w > 0]
+    gram = Xu.T @ Xu
+    norms = np.sqrt(np.diag(gram))
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise DataError(f"column(s) {[names[j] for j in zero]} of X are all zero; drop them.")
-    const = [j for j in range(p) if np.ptp(Xu[:, j]) == 0]
+    # Columns whose variance (from the Gram matrix) vanishes to rounding are
+    # checked exactly; the others cannot be constant.
+    mean = Xu.sum(axis=0) / Xu.shape[0]
+    spread = np.diag(gram) / Xu.shape[0] - mean**2
+    suspects = np.flatnonzero(spread <= 1e-8 * np.diag(gram) / Xu.shape[0])
+    const = [j for j in suspects if np.ptp(Xu[:, j]) == 0]
     if len(const) > 1:
         raise DataError(
             f"columns {[names[j] for j in const]} are all constant: they are collinear "
             "(at most one intercept-like column). Drop all but one."
         )
-    u, s, vt = np.linalg.svd(Xu / norms, full_matrices=False)
+    # Well-conditioned X (condition number < 1e6, seen without doubt in the
+    # scaled Gram matrix, whose eigenvalues are exact to ~1e-16) needs no SVD.
+    eig = np.linalg.eigvalsh(gram / np.outer(norms, norms))
+    if eig[0] > 1e-12 * eig[-1]:
+        return
+    _, s, vt = np.linalg.svd(_r_factor(Xu / norms), full_matrices=False)
     if s[-1] <= 1e-10 * s[0]:
         v = np.abs(vt[-1])
         involved = [names[j] for j in np.flatnonzero(v > 0.1 * v.max())]
@@ -377,9 +416,23 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
         )
 
 
+def _r_factor(X: np.ndarray, rows: int = 65536) -> np.ndarray:
+    """R of X = QR by blocks (tall-skinny QR): X and R share singular values and vectors."""
+    blocks = [np.linalg.qr(X[i : i + rows], mode="r") for i in range(0, X.shape[0], rows)]
+    return blocks[0] if len(blocks) == 1 else np.linalg.qr(np.vstack(blocks), mode="r")
+
+
 # -- start values --------------------------------------------------------------
 def _irls_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, response: Response, link: Link) -> np.ndarray:
-    """Coefficients from a few iteratively reweighted least-squares steps (numpy)."""
+    """Coefficients from a few iteratively reweighted least-squares steps (numpy).
+
+    On large data they run on an evenly spaced subsample of ``_START_ROWS``
+    rows: a start within a few standard errors is all the engine's Newton
+    iterations need, and each of them costs a pass over the full data.
+    """
+    if y.shape[0] > 2 * _START_ROWS:
+        every = y.shape[0] // _START_ROWS
+        y, X, w = y[::every], X[::every], w[::every]
     if response.name in ("lognormal", "weibull"):
         target = np.log(y)
         base = "normal"
@@ -586,7 +639,7 @@ def _run(model: _Model, start: dict[str, Any] | list[dict[str, Any]], weights: A
 
     Of non-converged fits the one of highest log-likelihood is kept.
     """
-    rows = np.column_stack([model.y, model.X])
+    rows = model.rows if model.rows is not None else np.column_stack([model.y, model.X])
     best: tuple[FitResult, list[Any]] | None = None
     for point in start if isinstance(start, list) else [start]:
         with warnings.catch_warnings(record=True) as caught:

@@ -251,6 +251,7 @@ class RegressionFamily(Family):
         else:
             head = tuple(Param(n, real, "shape") for n in names or ())
         self.params = head + response.extras  # type: ignore[misc]
+        self.linear_coef = "coef" if mean_fn is None else None  # type: ignore[misc]
         self.is_discrete = response.is_discrete  # type: ignore[misc]
         self.name = f"{response.name} regression ({link.name} link)"  # type: ignore[misc]
 
@@ -270,6 +271,13 @@ class RegressionFamily(Family):
     def logpdf(self, x: Any, **params: Any) -> Any:
         eta = self.predictor(x[:, 1:], params)
         extra = {p.name: params[p.name] for p in self.response.extras}
+        return self.response.logpdf(x[:, 0], eta, self.link, **extra)
+
+    def design(self, x: Any) -> Any:
+        return x[:, 1:]
+
+    def local_logpdf(self, x: Any, eta: Any, **others: Any) -> Any:
+        extra = {p.name: others[p.name] for p in self.response.extras}
         return self.response.logpdf(x[:, 0], eta, self.link, **extra)
 
 
