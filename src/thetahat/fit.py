@@ -7,9 +7,9 @@ information -> FitResult in the user's units.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +22,8 @@ from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
 from thetahat.inference import stats_information, unpack_jacobian
-from thetahat.likelihood import Layout, nll_value_grad_hess
-from thetahat.optimize import Solution, TrustRegionNewton, pad_to_bucket, solve
+from thetahat.likelihood import Layout
+from thetahat.optimize import Solution, TrustRegionNewton, compiled_vgh, pad_to_bucket, solve
 from thetahat.result import FitResult
 from thetahat.transforms import biject_to
 
@@ -453,7 +453,7 @@ class _Estimation:
 
     def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
         xp, wp = pad_to_bucket(self.xs, self.w)
-        return _compiled_vgh(layout)(
+        return compiled_vgh(layout)(
             jnp.asarray(z), xp, wp, jnp.asarray(fixed_flat), jnp.asarray(bounds)
         )
 
@@ -473,13 +473,6 @@ class _Estimation:
         return assemble_result(
             self, layout, bounds, fixed_flat, sol, method, boundary, extra or {}, exact
         )
-
-
-@lru_cache(maxsize=256)
-def _compiled_vgh(layout: Layout) -> Callable[..., Any]:
-    """The jitted NLL value/gradient/Hessian for one layout (bounded cache:
-    every compiled executable holds memory maps until it is released)."""
-    return jax.jit(lambda *args: nll_value_grad_hess(layout, *args))
 
 
 def _log_prior_function(

@@ -26,7 +26,7 @@ import numpy as np
 
 from thetahat.constraints import Constraint
 
-__all__ = ["Param", "Support", "Family", "Role"]
+__all__ = ["Family", "Param", "Role", "Support"]
 
 #: How a parameter moves when the data are mapped to (x - m) / s:
 #: location -> (theta - m)/s, scale -> theta/s, rate -> theta*s,

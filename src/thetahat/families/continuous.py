@@ -7,16 +7,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln
-from thetahat.families._helpers import special
 
 from thetahat.constraints import positive, real
 from thetahat.families import register
-from thetahat.families._helpers import weighted_mean_var, weighted_quantile
-from thetahat.families.bounded import _betaln
-from thetahat.families.base import Family, Param, Support
+from thetahat.families._helpers import special, weighted_mean_var, weighted_quantile
+from thetahat.families.base import Family, Param
 
-__all__ = ["Normal", "StudentT", "Cauchy", "Laplace", "Logistic", "Gumbel"]
+__all__ = ["Cauchy", "Gumbel", "Laplace", "Logistic", "Normal", "StudentT"]
 
 
 class Normal(Family):
@@ -78,6 +75,51 @@ class Normal(Family):
         return stats.norm(mu, sigma)
 
 
+#: Shift of the argument before the asymptotic series of log Gamma(y + 1/2) - log Gamma(y):
+#: from y >= 16 on, six terms are exact to 3e-18.
+_T_SHIFT = 16
+#: Coefficients of y^-1, y^-3, ..., y^-11 in that series, from the Bernoulli
+#: polynomials: (-1)^(k+1) [B_{k+1}(1/2) - B_{k+1}] / (k (k+1)).
+_T_SERIES = (-1 / 8, 1 / 192, -1 / 640, 17 / 14336, -31 / 18432, 691 / 180224)
+
+
+def log_t_normaliser(df: Any) -> Any:
+    r"""Log normalising constant of Student's t, :math:`\log\Gamma(\frac{\nu+1}2) - \log\Gamma(\frac\nu2) - \frac12\log(\nu\pi)`.
+
+    The two ``gammaln`` cancel catastrophically for large :math:`\nu`, and
+    their second derivatives (polygamma series) made the Student-t solver
+    take seconds to compile. Here, with :math:`x = \nu/2` and the recurrence
+    :math:`\Gamma(y+1) = y\Gamma(y)` shifting the argument by 16,
+
+    .. math::
+        c(\nu) = -\tfrac12\log 2\pi + \tfrac12\log\!\big(1 + \tfrac{16}{x}\big)
+        + S(x + 16) - \sum_{k=0}^{15}\log\!\big(1 + \tfrac{1/2}{x + k}\big),
+
+    where :math:`S(y) = \log\Gamma(y+\frac12) - \log\Gamma(y) - \frac12\log y
+    = -\frac1{8y} + \frac1{192y^3} - \dots`: only logarithms and a
+    polynomial, accurate to a few ulp for every :math:`\nu > 0`.
+
+    Examples
+    --------
+    >>> import math, jax, jax.numpy as jnp
+    >>> from thetahat.families.continuous import log_t_normaliser
+    >>> exact = math.lgamma(3.0) - math.lgamma(2.5) - 0.5 * math.log(5 * math.pi)
+    >>> with jax.enable_x64(True):
+    ...     value = float(log_t_normaliser(jnp.float64(5.0)))
+    >>> abs(value - exact) < 1e-15
+    True
+    """
+    x = 0.5 * df
+    y = x + _T_SHIFT
+    inv, inv2 = 1.0 / y, 1.0 / (y * y)
+    series = jnp.zeros_like(inv)
+    for c in reversed(_T_SERIES):
+        series = series * inv2 + c
+    # One vector expression (not 16 scalar ones): a fraction of the compile time.
+    shifts = jnp.sum(jnp.log1p(0.5 / (jnp.expand_dims(x, -1) + np.arange(_T_SHIFT))), axis=-1)
+    return -0.5 * np.log(2 * np.pi) + 0.5 * jnp.log1p(_T_SHIFT / x) + series * inv - shifts
+
+
 class StudentT(Family):
     r"""Student's t distribution with location and scale.
 
@@ -112,14 +154,7 @@ class StudentT(Family):
 
     def logpdf(self, x: Any, df: Any, mu: Any, sigma: Any) -> Any:
         z = (x - mu) / sigma
-        # log Gamma((df+1)/2) - log Gamma(df/2) - log(df pi)/2 = -log B(1/2, df/2) - log(df)/2:
-        # the difference of two gammaln cancels catastrophically for large df.
-        return (
-            -_betaln(0.5, 0.5 * df)
-            - 0.5 * jnp.log(df)
-            - jnp.log(sigma)
-            - 0.5 * (df + 1) * jnp.log1p(z * z / df)
-        )
+        return log_t_normaliser(df) - jnp.log(sigma) - 0.5 * (df + 1) * jnp.log1p(z * z / df)
 
     def initial_params(self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]) -> dict[str, Any]:
         median = weighted_quantile(x, w, 0.5)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,13 +23,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from thetahat.data import as_float_array, validate_weights
-from thetahat.errors import ConvergenceWarning, DataError, describe_bad_values
+from thetahat.errors import DataError, describe_bad_values
 from thetahat.fit import fit
 from thetahat.regression.links import Link, get_link
 from thetahat.regression.models import RegressionFamily, Response, get_response, linear_family
 from thetahat.result import FitResult
 
-__all__ = ["regress", "RegressionResult", "Prediction", "regress_command"]
+__all__ = ["Prediction", "RegressionResult", "regress", "regress_command"]
 
 #: |eta| beyond which a logistic/probit fitted probability is 0 or 1 to
 #: within 1e-11: rows there signal (quasi-)separation, not an estimate.

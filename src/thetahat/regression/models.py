@@ -16,9 +16,10 @@ trust-region Newton, standard errors and the FitResult.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +31,7 @@ from thetahat.errors import DataError
 from thetahat.families.base import Family, Param, Support
 from thetahat.regression.links import Link, get_link
 
-__all__ = ["Response", "RESPONSES", "get_response", "RegressionFamily", "linear_family"]
+__all__ = ["RESPONSES", "RegressionFamily", "Response", "get_response", "linear_family"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
