@@ -296,3 +296,21 @@ def test_python_driven_loop_equals_compiled_loop(family: str) -> None:
     np.testing.assert_allclose(g1, g2, atol=1e-9)
     np.testing.assert_allclose(h1, h2, rtol=1e-8)
     assert int(it1) == int(it2)
+
+
+def test_elementwise_unpack_equals_autodiff_jacobian() -> None:
+    """The numpy Jacobian of elementwise bijectors equals JAX's of the layout's unpack."""
+    from thetahat.inference import _elementwise_unpack, _flat_unpack
+    from thetahat.likelihood import Layout
+    from thetahat.transforms import Bijector
+
+    fam = get_family("normal")
+    layout = Layout(fam, (("mu", Bijector("identity", (2,))), ("sigma", Bijector("lower")),
+                          ("a", Bijector("upper")), ("b", Bijector("interval"))), ())
+    z = np.array([0.3, -1.2, 0.4, -0.7, 1.1])
+    bounds = np.array([[-np.inf, np.inf], [0.5, np.inf], [-np.inf, 2.0], [-1.0, 3.0]])
+    values, jac = _elementwise_unpack(layout, z, bounds)
+    with jax.enable_x64(True):
+        ref_values, ref_jac = _flat_unpack(layout)(jnp.asarray(z), jnp.zeros(0), jnp.asarray(bounds))
+    np.testing.assert_allclose(values, np.asarray(ref_values), rtol=1e-14)
+    np.testing.assert_allclose(jac, np.asarray(ref_jac), rtol=1e-14, atol=1e-300)

@@ -51,12 +51,35 @@ def _flat_unpack(layout: Layout) -> Callable[..., Any]:
     return jax.jit(lambda *a: (flat(*a), jax.jacfwd(flat)(*a)))
 
 
+_ELEMENTWISE = ("identity", "lower", "upper", "interval")
+
+
+def _elementwise_unpack(layout: Layout, z: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values and (diagonal) Jacobian of elementwise bijectors in numpy: nothing to compile."""
+    values, slopes, start = [], [], 0
+    for i, (_, bij) in enumerate(layout.free):
+        zi = z[start : start + bij.size]
+        low, high = bounds[i]
+        values.append(bij.forward_numpy(zi, low, high))
+        if bij.kind == "identity":
+            slopes.append(np.ones_like(zi))
+        elif bij.kind in ("lower", "upper"):
+            slopes.append(np.exp(zi) * (1.0 if bij.kind == "lower" else -1.0))
+        else:
+            sig = 1.0 / (1.0 + np.exp(-zi))
+            slopes.append((high - low) * sig * (1.0 - sig))
+        start += bij.size
+    return np.concatenate(values), np.diag(np.concatenate(slopes))
+
+
 def unpack_jacobian(
     layout: Layout, z: np.ndarray, fixed: np.ndarray, bounds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The flattened free parameters at ``z`` and their Jacobian d theta / dz."""
     if layout.size == 0:
         return np.zeros(0), np.zeros((0, 0))
+    if all(bij.kind in _ELEMENTWISE for _, bij in layout.free):
+        return _elementwise_unpack(layout, np.asarray(z, float), np.asarray(bounds, float))
     values, jac = _flat_unpack(layout)(jnp.asarray(z), jnp.asarray(fixed), jnp.asarray(bounds))
     return np.asarray(values), np.asarray(jac)
 

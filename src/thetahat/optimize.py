@@ -1,8 +1,13 @@
 """Trust-region Newton on the unconstrained vector, with the exact Hessian.
 
-The whole solve is one ``jax.lax.while_loop`` compiled once per
-:class:`~thetahat.likelihood.Layout` and input shape (data are padded to a
-few bucket sizes with zero weights, so a new sample size rarely recompiles).
+Each pass evaluates the NLL, its gradient and Hessian once (compiled per
+:class:`~thetahat.likelihood.Layout` and input shape; data are padded to a
+few bucket sizes with zero weights, so a new sample size rarely recompiles)
+and hands them to :func:`_advance`, the step logic, which holds no
+likelihood and is compiled once per number of parameters. A single fit
+drives the passes from Python, so a new family compiles only its
+likelihood; batches of fits run the same passes inside one
+``jax.lax.while_loop`` (:func:`_compiled_solver`) to ``vmap`` them.
 
 Each iteration solves the trust-region subproblem exactly through an
 eigendecomposition of the Hessian (the number of parameters is small), which
@@ -63,9 +68,8 @@ class TrustRegionNewton:
     max_iter: int = 200
 
 
-def _subproblem_step(g: Any, h: Any, radius: Any) -> Any:
-    """argmin_s g's + s'Hs/2 subject to ||s|| <= radius (Moré–Sorensen, via eigh)."""
-    lam, q = jnp.linalg.eigh(h)
+def _subproblem_step(g: Any, lam: Any, q: Any, radius: Any) -> Any:
+    """argmin_s g's + s'Hs/2 subject to ||s|| <= radius, with H = q diag(lam) q' (Moré–Sorensen)."""
     gq = q.T @ g
     lam_min = lam[0]
 
@@ -98,12 +102,13 @@ def _subproblem_step(g: Any, h: Any, radius: Any) -> Any:
     return jnp.where(inside, newton, step)
 
 
-def _decrement(g: Any, h: Any) -> Any:
-    """Newton decrement g' H^-1 g, +inf when H is not positive definite."""
-    lam, q = jnp.linalg.eigh(h)
+def _newton_step(g: Any, lam: Any, q: Any) -> tuple[Any, Any]:
+    """(-H^-1 g, the Newton decrement g' H^-1 g); zero step and +inf when H is not positive definite."""
     gq = q.T @ g
     pd = lam[0] > 1e-14 * (1.0 + jnp.max(jnp.abs(lam)))
-    return jnp.where(pd, jnp.sum(gq**2 / jnp.where(pd, lam, 1.0)), jnp.inf)
+    scaled = gq / jnp.where(pd, lam, 1.0)
+    step = jnp.where(pd, -(q @ scaled), 0.0)
+    return jnp.where(jnp.all(jnp.isfinite(step)), step, 0.0), jnp.where(pd, jnp.sum(gq * scaled), jnp.inf)
 
 
 #: Roles of the candidate point in the solver loop (see :func:`_advance`).
@@ -120,17 +125,20 @@ class _State(NamedTuple):
     radius: Any
     it: Any
     dec: Any
-    step: Any  # the next candidate is z + step
+    step: Any
+    candidate: Any  # z + step: where the likelihood is evaluated next
     predicted: Any  # the NLL decrease the model predicts for a trust step
     mode: Any
 
 
-def _initial_state(z0: Any) -> _State:
+def _initial_state(z0: Any, xp: Any = jnp) -> _State:
+    """The state before the first evaluation (``xp=np``: host arrays, nothing to compile)."""
     p = z0.shape[0]
+    dtype = z0.dtype
     return _State(
-        z0, jnp.asarray(jnp.inf, z0.dtype), jnp.zeros(p, z0.dtype), jnp.eye(p, dtype=z0.dtype),
-        jnp.asarray(1.0, z0.dtype), jnp.asarray(0), jnp.asarray(jnp.inf, z0.dtype),
-        jnp.zeros(p, z0.dtype), jnp.asarray(0.0, z0.dtype), jnp.asarray(_START),
+        z0, xp.asarray(np.inf, dtype), xp.zeros(p, dtype), xp.eye(p, dtype=dtype),
+        xp.asarray(1.0, dtype), xp.asarray(0, np.int32), xp.asarray(np.inf, dtype),
+        xp.zeros(p, dtype), z0, xp.asarray(0.0, dtype), xp.asarray(_START, np.int32),
     )
 
 
@@ -144,7 +152,7 @@ def _advance(state: _State, f_new: Any, g_new: Any, h_new: Any, tol: Any, max_it
     small, and this function holds no likelihood at all: it is compiled once
     per number of parameters and shared by every family.
     """
-    z, f, g, h, radius, it, dec, step, predicted, mode = state
+    z, f, g, h, radius, it, dec, step, _, predicted, mode = state
     ok = jnp.isfinite(f_new) & jnp.all(jnp.isfinite(g_new)) & jnp.all(jnp.isfinite(h_new))
     actual = f - f_new
     rho = jnp.where(ok, actual / jnp.where(predicted > 0, predicted, 1.0), -1.0)
@@ -171,23 +179,25 @@ def _advance(state: _State, f_new: Any, g_new: Any, h_new: Any, tol: Any, max_it
     f = jnp.where(accept, f_new, f)
     g = jnp.where(accept, g_new, g)
     h = jnp.where(accept, h_new, h)
-    it = it + (mode == _TRUST)
-    dec = _decrement(g, h)
+    it = (it + (mode == _TRUST)).astype(jnp.int32)
+    # One eigendecomposition serves the decrement, the trust-region step and
+    # the polishing Newton step (each its own factorisation made the step
+    # logic a third of a new family's compile time).
+    lam, q = jnp.linalg.eigh(h)
+    newton, dec = _newton_step(g, lam, q)
     # What to evaluate next.
     converged = dec <= tol * (1.0 + jnp.abs(f))
     stalled = radius < 1e-13 * (1.0 + jnp.linalg.norm(z))
     searching = mode != _POLISH
     go_on = searching & ~converged & ~stalled & (it < max_iter)
-    trust_step = _subproblem_step(g, h, radius)
+    trust_step = _subproblem_step(g, lam, q, radius)
     # Polish: one last full Newton step, nearly free once the decrement is
     # small, takes the score from ~sqrt(tol) to rounding level (quadratic
     # convergence).
-    newton = jnp.where(jnp.isfinite(dec), -jnp.linalg.solve(h + 0.0, g), 0.0)
-    newton = jnp.where(jnp.all(jnp.isfinite(newton)), newton, 0.0)
     step = jnp.where(go_on, trust_step, newton)
     predicted = -(g @ trust_step + 0.5 * trust_step @ h @ trust_step)
-    mode = jnp.where(go_on, _TRUST, jnp.where(searching, _POLISH, _DONE))
-    return _State(z, f, g, h, radius, it, dec, step, predicted, mode)
+    mode = jnp.where(go_on, _TRUST, jnp.where(searching, _POLISH, _DONE)).astype(jnp.int32)
+    return _State(z, f, g, h, radius, it, dec, step, z + step, predicted, mode)
 
 
 _compiled_advance = jax.jit(_advance)
@@ -208,7 +218,7 @@ def _compiled_solver(layout: Layout) -> Callable[..., Any]:
 
     def run(z0: Any, x: Any, w: Any, fixed: Any, bounds: Any, tol: Any, max_iter: Any) -> Any:
         def body(state: _State) -> _State:
-            f, g, h = nll_value_grad_hess(layout, state.z + state.step, x, w, fixed, bounds)
+            f, g, h = nll_value_grad_hess(layout, state.candidate, x, w, fixed, bounds)
             return _advance(state, f, g, h, tol, max_iter)
 
         st = jax.lax.while_loop(lambda st: st.mode != _DONE, body, _initial_state(z0))
@@ -228,9 +238,9 @@ def _run_loop(
     dispatch per iteration.
     """
     vgh = compiled_vgh(layout)
-    state = _initial_state(z0)
+    state = _initial_state(np.asarray(z0, np.float64), np)
     for _ in range(max_iter + 3):  # START, max_iter trust steps, POLISH
-        f, g, h = vgh(state.z + state.step, x, w, fixed, bounds)
+        f, g, h = vgh(state.candidate, x, w, fixed, bounds)
         state = _compiled_advance(state, f, g, h, tol, max_iter)
         if int(state.mode) == _DONE:
             break
