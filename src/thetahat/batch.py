@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from thetahat._jit import jit
 from thetahat.data import as_float_array
 from thetahat.errors import DataError
 from thetahat.likelihood import Layout
@@ -50,7 +51,7 @@ def _batched_solver(layout: Layout, batched_x: bool) -> tuple[Callable[..., Any]
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
-    return jax.jit(solver), jax.jit(jax.vmap(flat, in_axes=(0, None, 0)))
+    return jit(solver), jit(jax.vmap(flat, in_axes=(0, None, 0)))
 
 
 def refit_batch(
@@ -144,8 +145,8 @@ def _refit_loop(result: FitResult, weights: ArrayLike | None, data: ArrayLike | 
     """Closed-form families with boundary estimates: refit one by one (each is cheap)."""
     import warnings
 
-    from thetahat.fit import fit
     from thetahat.errors import ThetahatWarning
+    from thetahat.fit import fit
 
     x, _ = result.data
     rows_w = None if weights is None else np.asarray(weights, dtype=float)

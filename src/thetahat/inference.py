@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from thetahat._jit import jit
 from thetahat.likelihood import Layout
 
 __all__ = ["invert_information", "unpack_jacobian", "stats_information"]
@@ -48,7 +49,7 @@ def _flat_unpack(layout: Layout) -> Callable[..., Any]:
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
-    return jax.jit(lambda *a: (flat(*a), jax.jacfwd(flat)(*a)))
+    return jit(lambda *a: (flat(*a), jax.jacfwd(flat)(*a)))
 
 
 _ELEMENTWISE = ("identity", "lower", "upper", "interval")
@@ -93,18 +94,27 @@ def _stats_information(layout: Layout) -> Callable[..., Any]:
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
+    elementwise = all(bij.kind in _ELEMENTWISE for _, bij in layout.free)
+
     def everything(z: Any, stats: Any, fixed: Any, bounds: Any, exact: Any) -> Any:
-        grad = jax.grad(nll)(z, stats, fixed, bounds)
-        hess = jax.hessian(nll)(z, stats, fixed, bounds)
+        def grad_twice(zz: Any) -> Any:
+            grad = jax.grad(nll)(zz, stats, fixed, bounds)
+            return grad, grad
+
+        # One forward sweep over the reverse-mode score gives the Hessian and,
+        # as auxiliary output, the score itself (a single trace of the NLL).
+        hess, grad = jax.jacfwd(grad_twice, has_aux=True)(z)
         # The value at the exact closed-form estimate, not at forward(z): a
         # rate of 1e100 loses digits through log/exp that x log(rate) - rate
         # would amplify.
         value = -layout.family.loglik_from_stats(stats, **{**layout.unpack(z, fixed, bounds), **exact})
+        if elementwise:  # (theta, d theta/dz) in numpy by the caller
+            return value, grad, hess, None, None
         return value, grad, hess, flat(z, fixed, bounds), jax.jacfwd(flat)(z, fixed, bounds)
 
     # One compiled function for value, score, information and the Jacobian of
     # the parametrisation: a fresh process pays a single compilation.
-    return jax.jit(everything)
+    return jit(everything)
 
 
 def stats_information(
@@ -131,4 +141,6 @@ def stats_information(
         jnp.asarray(bounds),
         {k: jnp.asarray(v, dtype=jnp.float64) for k, v in exact.items()},
     )
+    if flat is None:
+        return float(value), np.asarray(grad), np.asarray(hess), _elementwise_unpack(layout, z, bounds)
     return float(value), np.asarray(grad), np.asarray(hess), (np.asarray(flat), np.asarray(jac))

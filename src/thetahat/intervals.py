@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
+from thetahat._jit import jit
 from thetahat.constraints import Interval
 from thetahat.data import is_unit
 from thetahat.errors import BoundaryWarning, DataError, FitError, ThetahatError, ThetahatWarning
@@ -130,7 +131,7 @@ def _loglik_function(family: Any) -> Callable[..., Any]:
         terms = family.logpdf(x, **params)
         return jnp.sum(jnp.where(w > 0, w * terms, 0.0))
 
-    return jax.jit(total)
+    return jit(total)
 
 
 def loglik_at(result: FitResult, params: Mapping[str, Any]) -> float:
@@ -850,7 +851,7 @@ class _Gradient:
         se: NDArray[np.float64],
     ) -> None:
         self.func, self.params_of, self.se = func, params_of, se
-        self.compiled: Callable[..., Any] | None = jax.jit(
+        self.compiled: Callable[..., Any] | None = jit(
             jax.grad(lambda t: jnp.asarray(func(params_of(t)), dtype=jnp.float64))
         )
 
@@ -950,7 +951,7 @@ def _loglik_value_grad(family: Any) -> Callable[..., Any]:
         terms = family.logpdf(x, **params)
         return jnp.sum(jnp.where(w > 0, w * terms, 0.0))
 
-    return jax.jit(jax.value_and_grad(total))
+    return jit(jax.value_and_grad(total))
 
 
 class _DerivedProfile:

@@ -163,7 +163,11 @@ def _value_grad_hess_block(
         # measured ~2x faster than forward-over-reverse for a 2-parameter
         # Weibull batch.
         def value_and_grad(zz: Any) -> Any:
-            return jax.jacfwd(lambda q: (total(q), total(q)), has_aux=True)(zz)
+            # The value is the (unbatched) primal of the jvps along the unit
+            # vectors: the log-density is traced once, not once more for it.
+            basis = jnp.eye(zz.shape[0], dtype=zz.dtype)
+            value, grad = jax.vmap(lambda t: jax.jvp(total, (zz,), (t,)), out_axes=(None, 0))(basis)
+            return grad, value
     else:
 
         def value_and_grad(zz: Any) -> Any:

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from thetahat._jit import jit
 from thetahat.likelihood import CHUNK, Layout, nll_value_grad_hess
 
 __all__ = ["Solution", "TrustRegionNewton", "pad_to_bucket", "solve"]
@@ -200,7 +201,7 @@ def _advance(state: _State, f_new: Any, g_new: Any, h_new: Any, tol: Any, max_it
     return _State(z, f, g, h, radius, it, dec, step, z + step, predicted, mode)
 
 
-_compiled_advance = jax.jit(_advance)
+_compiled_advance = jit(_advance)
 
 
 @lru_cache(maxsize=256)
@@ -209,7 +210,7 @@ def compiled_vgh(layout: Layout) -> Callable[..., Any]:
 
     Bounded cache: every compiled executable holds memory until released.
     """
-    return jax.jit(lambda *args: nll_value_grad_hess(layout, *args))
+    return jit(lambda *args: nll_value_grad_hess(layout, *args))
 
 
 @lru_cache(maxsize=256)
@@ -224,6 +225,8 @@ def _compiled_solver(layout: Layout) -> Callable[..., Any]:
         st = jax.lax.while_loop(lambda st: st.mode != _DONE, body, _initial_state(z0))
         return st.z, st.f, st.g, st.h, st.radius, st.it, st.dec
 
+    # Plain jax.jit: this one runs nested inside the callers' compiled
+    # programs (vmapped refits, mixture M-steps), where XLA options cannot go.
     return jax.jit(run)
 
 
@@ -237,14 +240,40 @@ def _run_loop(
     likelihood (a fraction of the whole-loop program), at ~0.1 ms of
     dispatch per iteration.
     """
-    vgh = compiled_vgh(layout)
-    state = _initial_state(np.asarray(z0, np.float64), np)
+    p = z0.shape[0]
+    size = max(p, _STEP_SIZE)
+    vgh = _padded_vgh(layout, size)
+    state = _initial_state(np.pad(np.asarray(z0, np.float64), (0, size - p)), np)
     for _ in range(max_iter + 3):  # START, max_iter trust steps, POLISH
         f, g, h = vgh(state.candidate, x, w, fixed, bounds)
         state = _compiled_advance(state, f, g, h, tol, max_iter)
         if int(state.mode) == _DONE:
             break
-    return state.z, state.f, state.g, state.h, state.radius, state.it, state.dec
+    z, g, h = np.asarray(state.z)[:p], np.asarray(state.g)[:p], np.asarray(state.h)[:p, :p]
+    return z, state.f, g, h, state.radius, state.it, state.dec
+
+
+#: Up to this many parameters, the step logic runs on a problem padded to this
+#: size (zero score, unit curvature: steps there are exactly 0), so that it is
+#: compiled once for all of them instead of once per number of parameters.
+_STEP_SIZE = 4
+
+
+@lru_cache(maxsize=256)
+def _padded_vgh(layout: Layout, size: int) -> Callable[..., Any]:
+    """:func:`compiled_vgh` on the first ``layout.size`` entries, padded to ``size``."""
+    p = layout.size
+
+    def padded(candidate: Any, x: Any, w: Any, fixed: Any, bounds: Any) -> Any:
+        f, g, h = nll_value_grad_hess(layout, candidate[:p], x, w, fixed, bounds)
+        extra = size - p
+        if extra == 0:
+            return f, g, h
+        g = jnp.concatenate([g, jnp.zeros(extra, g.dtype)])
+        h = jnp.block([[h, jnp.zeros((p, extra), h.dtype)], [jnp.zeros((extra, p), h.dtype), jnp.eye(extra, dtype=h.dtype)]])
+        return f, g, h
+
+    return jit(padded)
 
 
 def pad_to_bucket(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

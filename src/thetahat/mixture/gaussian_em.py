@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 from jax.scipy.special import logsumexp
 
+from thetahat._jit import jit
 from thetahat.mixture.em import EMRun, run_em
 
 __all__ = ["COV_TYPES", "GaussParams", "log_joint", "em_step", "fit_em", "log_density"]
@@ -164,16 +165,16 @@ def _fit_em(
                   trace_len=trace_len)
 
 
-fit_em = jax.jit(_fit_em, static_argnames=("cov_type", "trace_len"))
+fit_em = jit(_fit_em, static_argnames=("cov_type", "trace_len"))
 
 
-@partial(jax.jit, static_argnames=("cov_type",))
+@partial(jit, static_argnames=("cov_type",))
 def score_rows(params: GaussParams, x: Any, *, cov_type: str) -> tuple[Any, Any]:
     """Jitted :func:`log_density` (rows padded by the caller)."""
     return log_density(params, x, cov_type)
 
 
-@partial(jax.jit, static_argnames=("cov_type", "trace_len"))
+@partial(jit, static_argnames=("cov_type", "trace_len"))
 def screen_em(
     params0: GaussParams,
     xc: Any,

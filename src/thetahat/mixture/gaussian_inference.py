@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from thetahat._jit import jit
 from thetahat.mixture.gaussian_em import GaussParams, log_joint
 
 __all__ = ["flatten", "parameter_names", "hessian"]
@@ -76,7 +77,7 @@ def _unflatten(flat: Any, k: int, d: int, cov_type: str) -> GaussParams:
     return GaussParams(weights, means, cov)
 
 
-@partial(jax.jit, static_argnames=("k", "d", "cov_type"))
+@partial(jit, static_argnames=("k", "d", "cov_type"))
 def hessian(flat: Any, x: Any, w: Any, *, k: int, d: int, cov_type: str) -> Any:
     """Hessian of the weighted marginal log-likelihood in the flat parameters."""
 

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
+from thetahat._jit import jit
 from thetahat.mixture.components import Component
 from thetahat.mixture.em import run_em
 
@@ -86,4 +87,4 @@ def programs(components: tuple[Component, ...], trace_len: int) -> Programs:
     def hessian(flat: Any, x: Any, w: Any) -> Any:
         return jax.hessian(lambda f: marginal_loglik(components, f, x, w))(flat)
 
-    return Programs(jax.jit(fit), jax.jit(rows), jax.jit(hessian))
+    return Programs(jit(fit), jit(rows), jit(hessian))

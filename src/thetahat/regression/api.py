@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from thetahat._jit import jit
 from thetahat.data import as_float_array, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.fit import fit
@@ -574,7 +575,7 @@ def _gauss_newton_start(model: _Model, start: dict[str, float]) -> tuple[dict[st
         return model.link.inverse(fam.predictor(X, dict(zip(names, u))))
 
     with jax.enable_x64(True):
-        value_jac = jax.jit(lambda u: (mean_of(u), jax.jacfwd(mean_of)(u)))
+        value_jac = jit(lambda u: (mean_of(u), jax.jacfwd(mean_of)(u)))
 
         def evaluate(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
             mu, jac = value_jac(jnp.asarray(u, dtype=jnp.float64))
