@@ -240,14 +240,18 @@ def _gamma_shape(s: float) -> float:
     if not s > 0:  # all observations (numerically) equal: the shape diverges
         return math.inf
     k = (3.0 - s + math.sqrt((s - 3.0) ** 2 + 24.0 * s)) / (12.0 * s)
+    last = math.inf
     for _ in range(100):
         f, df = _log_minus_digamma(k)
         k_new = k - (f - s) / df
         if not k_new > 0:
             k_new = 0.1 * k
-        if abs(k_new - k) <= 4e-16 * k:
+        change = abs(k_new - k)
+        # Done at rounding level, or once the steps stop contracting (they
+        # then only dither in the last bits of f - s).
+        if change <= 4e-16 * k or (change >= last and change <= 1e-12 * k):
             return k_new
-        k = k_new
+        k, last = k_new, change
     return k
 
 
