@@ -420,8 +420,10 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
 
 def _r_factor(X: np.ndarray, rows: int = 65536) -> np.ndarray:
     """R of X = QR by blocks (tall-skinny QR): X and R share singular values and vectors."""
-    blocks = [np.linalg.qr(X[i : i + rows], mode="r") for i in range(0, X.shape[0], rows)]
-    return blocks[0] if len(blocks) == 1 else np.linalg.qr(np.vstack(blocks), mode="r")
+    blocks: list[NDArray[np.float64]] = [
+        np.asarray(np.linalg.qr(X[i : i + rows], mode="r")) for i in range(0, X.shape[0], rows)
+    ]
+    return blocks[0] if len(blocks) == 1 else np.asarray(np.linalg.qr(np.vstack(blocks), mode="r"))
 
 
 # -- start values --------------------------------------------------------------
