@@ -213,7 +213,7 @@ class Mixture:
             out.append(make_component((base.family, fixed_std)))
         return tuple(out)
 
-    def _check_data(self, x: np.ndarray, w: np.ndarray, comps: tuple[Component, ...]) -> None:
+    def _check_data(self, x: np.ndarray, w: np.ndarray) -> None:
         for c in self._base:
             bad = c.family.support.outside(x, c.fixed) & (w > 0)
             if bad.any():
@@ -244,7 +244,7 @@ class Mixture:
         w = np.ones(arr.shape[0]) if weights is None else validate_weights(weights, arr.shape[0])
         std = self._standardizer(arr[w > 0])
         comps = self._components(std)
-        self._check_data(arr, w, comps)
+        self._check_data(arr, w)
         xs = std.data(arr)
         rng = rng_from(self.random_state)
         prog = programs(comps, int(self.max_iter) + 1)
