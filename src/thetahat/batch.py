@@ -22,7 +22,7 @@ from thetahat._jit import jit
 from thetahat.data import as_float_array
 from thetahat.errors import DataError
 from thetahat.likelihood import Layout
-from thetahat.optimize import _compiled_solver, pad_to_bucket
+from thetahat.optimize import _compiled_solver, convergence, pad_to_bucket
 from thetahat.result import FitResult
 
 __all__ = ["BatchFit", "refit_batch"]
@@ -105,13 +105,13 @@ def refit_batch(
     fixed_flat = est._fixed_flat(layout, {})
     solver, flat = _batched_solver(layout, data is not None)
     with jax.enable_x64(True):
-        z, f, _, _, _, _, dec = solver(
+        z, f, _, _, radius, _, dec = solver(
             jnp.asarray(z0), jnp.asarray(x_b), jnp.asarray(w_b), jnp.asarray(fixed_flat),
             jnp.asarray(bounds_b), est.solver.tol, est.solver.max_iter,
         )
         values = np.asarray(flat(z, jnp.asarray(fixed_flat), jnp.asarray(bounds_b)))
-    f, dec = np.asarray(f), np.asarray(dec)
-    converged = np.isfinite(f) & (dec <= est.solver.tol * (1.0 + np.abs(f)))
+    f = np.asarray(f)
+    converged, _ = convergence(f, dec, radius, z, est.solver.tol)
     params: dict[str, NDArray[np.float64]] = {}
     start = 0
     for name, bij in layout.free:

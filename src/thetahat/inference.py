@@ -62,13 +62,7 @@ def _elementwise_unpack(layout: Layout, z: np.ndarray, bounds: np.ndarray) -> tu
         zi = z[start : start + bij.size]
         low, high = bounds[i]
         values.append(bij.forward_numpy(zi, low, high))
-        if bij.kind == "identity":
-            slopes.append(np.ones_like(zi))
-        elif bij.kind in ("lower", "upper"):
-            slopes.append(np.exp(zi) * (1.0 if bij.kind == "lower" else -1.0))
-        else:
-            sig = 1.0 / (1.0 + np.exp(-zi))
-            slopes.append((high - low) * sig * (1.0 - sig))
+        slopes.append(bij.slope_numpy(zi, low, high))
         start += bij.size
     return np.concatenate(values), np.diag(np.concatenate(slopes))
 

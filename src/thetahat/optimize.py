@@ -112,6 +112,9 @@ def _newton_step(g: Any, lam: Any, q: Any) -> tuple[Any, Any]:
     return jnp.where(jnp.all(jnp.isfinite(step)), step, 0.0), jnp.where(pd, jnp.sum(gq * scaled), jnp.inf)
 
 
+#: A trust radius below this (relative to 1 + |z|) means no step lowers the NLL.
+_STALLED = 1e-13
+
 #: Roles of the candidate point in the solver loop (see :func:`_advance`).
 _START, _TRUST, _POLISH, _DONE = 0, 1, 2, 3
 
@@ -188,7 +191,7 @@ def _advance(state: _State, f_new: Any, g_new: Any, h_new: Any, tol: Any, max_it
     newton, dec = _newton_step(g, lam, q)
     # What to evaluate next.
     converged = dec <= tol * (1.0 + jnp.abs(f))
-    stalled = radius < 1e-13 * (1.0 + jnp.linalg.norm(z))
+    stalled = radius < _STALLED * (1.0 + jnp.linalg.norm(z))
     searching = mode != _POLISH
     go_on = searching & ~converged & ~stalled & (it < max_iter)
     trust_step = _subproblem_step(g, lam, q, radius)
@@ -204,13 +207,9 @@ def _advance(state: _State, f_new: Any, g_new: Any, h_new: Any, tol: Any, max_it
 _compiled_advance = jit(_advance)
 
 
-@lru_cache(maxsize=256)
 def compiled_vgh(layout: Layout) -> Callable[..., Any]:
-    """The jitted NLL value, gradient and Hessian for one layout.
-
-    Bounded cache: every compiled executable holds memory until released.
-    """
-    return jit(lambda *args: nll_value_grad_hess(layout, *args))
+    """The jitted NLL value, gradient and Hessian for one layout (shared with the solver)."""
+    return _padded_vgh(layout, layout.size)
 
 
 @lru_cache(maxsize=256)
@@ -261,7 +260,10 @@ _STEP_SIZE = 4
 
 @lru_cache(maxsize=256)
 def _padded_vgh(layout: Layout, size: int) -> Callable[..., Any]:
-    """:func:`compiled_vgh` on the first ``layout.size`` entries, padded to ``size``."""
+    """The jitted NLL value, gradient and Hessian at the first ``layout.size`` entries, padded to ``size``.
+
+    Bounded cache: every compiled executable holds memory until released.
+    """
     p = layout.size
 
     def padded(candidate: Any, x: Any, w: Any, fixed: Any, bounds: Any) -> Any:
@@ -297,8 +299,27 @@ def pad_to_bucket(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 #: How far above ``tol`` the Newton decrement may stay when the NLL can no
-#: longer be lowered at all (see :func:`solve`).
+#: longer be lowered at all (see :func:`convergence`).
 ROUNDING_SLACK = 1e3
+
+
+def convergence(f: Any, dec: Any, radius: Any, z: Any, tol: float) -> tuple[Any, Any]:
+    """(converged, at the rounding floor) of finished solves, elementwise over a batch.
+
+    Converged when the Newton decrement is below ``tol * (1 + |nll|)``. When
+    no step lowers the NLL any more (the trust region collapsed), its
+    remaining decrease is below the NLL's own rounding noise: cancellation in
+    y - mean for residuals near rounding level (NIST Lanczos) puts that noise
+    above tol. A decrement within ROUNDING_SLACK * tol then still places the
+    estimate within sqrt(1e3 * tol) standard errors of the optimum, and counts
+    as converged too (the second flag says so).
+    """
+    f, dec, radius = np.asarray(f, float), np.asarray(dec, float), np.asarray(radius, float)
+    finite = np.isfinite(f)
+    strict = finite & (dec <= tol * (1.0 + np.abs(f)))
+    stalled = radius < _STALLED * (1.0 + np.linalg.norm(np.asarray(z, float), axis=-1))
+    floor = ~strict & stalled & finite & (dec <= ROUNDING_SLACK * tol * (1.0 + np.abs(f)))
+    return strict | floor, floor
 
 
 def solve(
@@ -327,22 +348,12 @@ def solve(
     z, f, g, h, it, dec = (np.asarray(v) for v in (z, f, g, h, it, dec))
     f = float(f)
     dec = float(dec)
-    converged = bool(np.isfinite(f) and dec <= solver.tol * (1.0 + abs(f)))
-    # When no step lowers the NLL any more (the trust region collapsed), its
-    # remaining decrease is below the NLL's own rounding noise: cancellation in
-    # y - mean for residuals near rounding level (NIST Lanczos) puts that noise
-    # above tol. A decrement within ROUNDING_SLACK * tol then still places the
-    # estimate within sqrt(1e3 * tol) standard errors of the optimum.
-    stalled = float(radius) < 1e-13 * (1.0 + float(np.linalg.norm(z)))
-    at_rounding_floor = bool(
-        not converged and stalled and np.isfinite(f)
-        and dec <= ROUNDING_SLACK * solver.tol * (1.0 + abs(f))
-    )
-    if converged:
-        message = "converged: Newton decrement below tolerance"
-    elif at_rounding_floor:
-        converged = True
+    converged_flag, floor_flag = convergence(f, dec, radius, z, solver.tol)
+    converged, at_rounding_floor = bool(converged_flag), bool(floor_flag)
+    if at_rounding_floor:
         message = "converged: no step lowers the NLL and the Newton decrement is at its rounding level"
+    elif converged:
+        message = "converged: Newton decrement below tolerance"
     elif not np.isfinite(dec):
         message = "stopped where the Hessian is not positive definite (no strict local maximum)"
     elif int(it) >= solver.max_iter:

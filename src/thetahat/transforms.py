@@ -81,6 +81,20 @@ class Bijector:
             return low + (high - low) / (1.0 + np.exp(-z))
         raise ValueError(f"forward_numpy does not handle the {self.kind!r} bijector")
 
+    def slope_numpy(self, z: np.ndarray, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+        """d forward / dz of the elementwise kinds in plain numpy (the diagonal of the Jacobian)."""
+        z = np.asarray(z, dtype=float)
+        if self.kind == "identity":
+            return np.ones_like(z)
+        if self.kind == "lower":
+            return np.exp(z)
+        if self.kind == "upper":
+            return -np.exp(z)
+        if self.kind == "interval":
+            sig = 1.0 / (1.0 + np.exp(-z))
+            return (high - low) * sig * (1.0 - sig)
+        raise ValueError(f"slope_numpy does not handle the {self.kind!r} bijector")
+
     def inverse(self, theta: Any, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
         """Map a value of the domain to its unconstrained slice (numpy)."""
         theta = np.asarray(theta, dtype=float)

@@ -269,8 +269,7 @@ def regress(
         rows = _response_and_design(y_arr, X, intercept)
     else:
         rows = _response_and_design(y_arr, X, False)
-    Xm = rows[:, 1:]
-    _check_rows(y_arr, Xm, weights)
+    Xm = rows[:, 1:]  # rows and finiteness were checked while building rows
     lk = get_link(link or response.canonical)
     if lk.name not in response.links:
         raise DataError(
@@ -323,15 +322,24 @@ def _column_names(X: Any, intercept: bool) -> list[str]:
     return (["Intercept"] if intercept else []) + names
 
 
-def _response_and_design(y: np.ndarray, X: Any, intercept: bool) -> NDArray[np.float64]:
-    """The engine's rows [y, (1,) X] built in one array: one copy of the data, not three."""
+def _float_matrix(X: Any) -> NDArray[np.float64]:
+    """Covariates as a float (n, p) array (a 1-D array is one column), checked by name."""
     arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
-    arr = as_float_array(arr.reshape(-1, 1) if arr.ndim == 1 else arr, name="X", ndim=2)
-    if arr.shape[0] != y.shape[0]:
+    return as_float_array(arr.reshape(-1, 1) if arr.ndim == 1 else arr, name="X", ndim=2)
+
+
+def _check_row_count(y: np.ndarray, n_rows: int) -> None:
+    if n_rows != y.shape[0]:
         raise DataError(
             f"y and X must have the same number of rows; got {y.shape[0]} responses and "
-            f"{arr.shape[0]} covariate rows."
+            f"{n_rows} covariate rows."
         )
+
+
+def _response_and_design(y: np.ndarray, X: Any, intercept: bool) -> NDArray[np.float64]:
+    """The engine's rows [y, (1,) X] built in one array: one copy of the data, not three."""
+    arr = _float_matrix(X)
+    _check_row_count(y, arr.shape[0])
     rows = np.empty((arr.shape[0], arr.shape[1] + 1 + intercept))
     rows[:, 0] = y
     if intercept:
@@ -341,23 +349,11 @@ def _response_and_design(y: np.ndarray, X: Any, intercept: bool) -> NDArray[np.f
 
 
 def _as_matrix(X: Any, model: _Model | None, intercept: bool = False) -> NDArray[np.float64]:
-    arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
-    arr = as_float_array(arr.reshape(-1, 1) if arr.ndim == 1 else arr, name="X", ndim=2)
+    arr = _float_matrix(X)
     if model is not None:
         intercept = "Intercept" in model.coef_names and model.spec is None and \
             arr.shape[1] == model.X.shape[1] - 1
     return np.column_stack([np.ones(arr.shape[0]), arr]) if intercept else arr
-
-
-def _check_rows(y: np.ndarray, X: np.ndarray, weights: Any) -> None:
-    if X.shape[0] != y.shape[0]:
-        raise DataError(
-            f"y and X must have the same number of rows; got {y.shape[0]} responses and "
-            f"{X.shape[0]} covariate rows."
-        )
-    if not np.all(np.isfinite(X)):
-        raise DataError(f"X contains non-finite values (NaN or inf): {describe_bad_values(X, ~np.isfinite(X))}. "
-                        "Remove or impute them before fitting.")
 
 
 def _check_response(y: np.ndarray, response: Response, w: np.ndarray) -> None:
@@ -527,7 +523,7 @@ def _regress_nonlinear(
     names = tuple(str(k) for k in start)
     _check_signature(mean_fn, names)
     Xm = _as_matrix(X, None)
-    _check_rows(y, Xm, weights)
+    _check_row_count(y, Xm.shape[0])  # _as_matrix rejected non-finite values
     lk = get_link(link or "identity")
     w = validate_weights(weights, y.shape[0])
     _check_response(y, response, w)
