@@ -314,3 +314,85 @@ def test_elementwise_unpack_equals_autodiff_jacobian() -> None:
         ref_values, ref_jac = _flat_unpack(layout)(jnp.asarray(z), jnp.zeros(0), jnp.asarray(bounds))
     np.testing.assert_allclose(values, np.asarray(ref_values), rtol=1e-14)
     np.testing.assert_allclose(jac, np.asarray(ref_jac), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("family", "kwargs"),
+    [("student_t", {}), ("gamma", {"free": ["loc"]}), ("weibull", {"free": ["loc"]})],
+)
+def test_large_data_shortcut_reaches_the_full_solvers_optimum(
+    family: str, kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Subsample start + lagged-Hessian steps end where the plain trust region does,
+    with the exact Hessian at the estimate (not the subsample's)."""
+    import thetahat.optimize as optimize
+
+    rng = np.random.default_rng(11)
+    draw = {"student_t": lambda n: rng.standard_t(4.0, n) * 0.5 + 1.0,
+            "gamma": lambda n: 10.0 + rng.gamma(3.0, 1.5, n),
+            "weibull": lambda n: 5.0 + rng.weibull(2.0, n) * 2.0}[family]
+    x = draw(optimize.LARGE + 12345)
+    calls = {"lagged": 0}
+    original = optimize._lagged_newton
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        calls["lagged"] += 1
+        return original(*args, **kw)
+
+    monkeypatch.setattr(optimize, "_lagged_newton", counting)
+    fast = thetahat.fit(x, family, **kwargs)
+    assert calls["lagged"] >= 1  # the shortcut ran
+    monkeypatch.setattr(optimize, "LARGE", 10**12)
+    plain = thetahat.fit(x, family, **kwargs)
+    assert fast.converged and plain.converged
+    assert fast.loglik >= plain.loglik - 1e-9 * abs(plain.loglik)
+    # Both stop by the documented rule (within sqrt(tol * |nll|) ~ 5e-4
+    # standard errors of the optimum); the shortcut's last steps go 1e6 below tol.
+    for name in plain.params:
+        assert abs(fast.params[name] - plain.params[name]) <= 1e-4 * plain.se[name]
+        assert fast.se[name] == pytest.approx(plain.se[name], rel=1e-5)
+
+
+def test_lagged_newton_hands_over_when_its_hessian_is_useless() -> None:
+    """A Hessian that is not positive definite takes no step; the exact one comes back."""
+    from thetahat.optimize import _lagged_newton
+
+    fam = get_family("normal")
+    from thetahat.likelihood import Layout
+    from thetahat.transforms import Bijector
+
+    layout = Layout(fam, (("mu", Bijector("identity")), ("sigma", Bijector("lower"))), ())
+    x = np.random.default_rng(0).normal(2.0, 3.0, 1000)
+    with jax.enable_x64(True):
+        args = (jnp.asarray(x), jnp.ones(1000), jnp.zeros(0), jnp.asarray([[-np.inf, np.inf], [0.0, np.inf]]))
+        (z, f, g, h), converged, steps = _lagged_newton(layout, np.array([0.0, 0.0]), -np.eye(2), *args, 1e-12)
+    assert steps == 0 and not converged
+    np.testing.assert_array_equal(z, [0.0, 0.0])
+    assert np.all(np.linalg.eigvalsh(h) > 0)  # the exact Hessian at z, for the trust region
+
+
+def test_unguarded_likelihood_equals_guarded_on_padded_data() -> None:
+    """Without the zero-weight mask (single fits: padding rows copy row 0) nothing changes."""
+    import dataclasses
+
+    from thetahat.likelihood import Layout, nll_value_grad, nll_value_grad_hess
+    from thetahat.regression.models import linear_family
+    from thetahat.transforms import Bijector
+
+    fam = linear_family("negative_binomial", "log")
+    layout = Layout(fam, (("coef", Bijector("identity", (3,))), ("alpha", Bijector("lower"))), ())
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.ones(700), rng.normal(size=(700, 2))])
+    rows = np.column_stack([rng.poisson(np.exp(X @ [0.5, 0.2, -0.1])), X])
+    rows = np.concatenate([rows, np.repeat(rows[:1], 68, axis=0)])
+    w = np.concatenate([np.ones(700), np.zeros(68)])
+    with jax.enable_x64(True):
+        args = (jnp.asarray([0.4, 0.1, 0.0, -0.5]), jnp.asarray(rows), jnp.asarray(w), jnp.zeros(0),
+                jnp.asarray([[-np.inf, np.inf], [0.0, np.inf]]))
+        guarded = nll_value_grad_hess(layout, *args)
+        unguarded = nll_value_grad_hess(dataclasses.replace(layout, guard=False), *args)
+        vg = nll_value_grad(dataclasses.replace(layout, guard=False), *args)
+    for a, b in zip(guarded, unguarded):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(vg[0]), np.asarray(guarded[0]), rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(vg[1]), np.asarray(guarded[1]), rtol=1e-12)

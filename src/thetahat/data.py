@@ -15,15 +15,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from thetahat.errors import DataError, describe_bad_values
 
-__all__ = ["as_float_array", "is_unit", "validate_weights", "Standardizer"]
+__all__ = ["as_float_array", "finite_range", "is_unit", "validate_weights", "Standardizer"]
 
 
-def as_float_array(x: ArrayLike, *, name: str = "x", ndim: int = 1) -> NDArray[np.float64]:
+def as_float_array(
+    x: ArrayLike, *, name: str = "x", ndim: int = 1, check_finite: bool = True
+) -> NDArray[np.float64]:
     """Convert ``x`` to a float64 array of the given ndim, or raise DataError.
 
     ints, bools, float32 and numeric object arrays are cast to float64
     (no integer overflow later); strings and other objects are rejected;
-    NaN and inf are rejected with their count and first position.
+    NaN and inf are rejected with their count and first position (unless
+    ``check_finite=False``: the caller checks, e.g. by :func:`finite_range`).
     The input is never modified.
     """
     if hasattr(x, "to_numpy"):  # pandas / polars Series and DataFrames
@@ -61,15 +64,29 @@ def as_float_array(x: ArrayLike, *, name: str = "x", ndim: int = 1) -> NDArray[n
         raise DataError(f"{name} must be {want}; got an array of shape {arr.shape}.")
     if arr.shape[0] == 0:
         raise DataError(f"{name} is empty: at least one observation is needed.")
-    # min/max propagate NaN and expose +-inf: two cheap reductions instead of
-    # an isfinite mask, which is only built when something is wrong.
-    if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
-        finite = np.isfinite(arr)
+    # A sum is NaN or inf when any value is: one cheap reduction instead of an
+    # isfinite mask, which is built only when the sum is not finite (a
+    # non-finite value, or an overflow of finite ones).
+    if check_finite and not np.isfinite(arr.sum()):
+        _raise_if_not_finite(arr, name)
+    return arr
+
+
+def finite_range(arr: NDArray[np.float64], name: str = "x") -> tuple[float, float]:
+    """``(min, max)`` of ``arr``, or DataError naming its NaN/inf values (min/max propagate them)."""
+    low, high = float(arr.min()), float(arr.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        _raise_if_not_finite(arr, name)
+    return low, high
+
+
+def _raise_if_not_finite(arr: NDArray[np.float64], name: str) -> None:
+    finite = np.isfinite(arr)
+    if not finite.all():
         raise DataError(
             f"{name} contains non-finite values (NaN or inf): {describe_bad_values(arr, ~finite)}. "
             "Remove or impute them before fitting."
         )
-    return arr
 
 
 def _is_number(v: Any) -> bool:

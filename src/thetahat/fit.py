@@ -17,13 +17,21 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thetahat.constraints import Interval
-from thetahat.data import Standardizer, as_float_array, is_unit, validate_weights
+from thetahat.data import Standardizer, as_float_array, finite_range, is_unit, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
 from thetahat.inference import stats_information, unpack_jacobian
 from thetahat.likelihood import Layout
-from thetahat.optimize import Solution, TrustRegionNewton, compiled_vgh, pad_to_bucket, solve
+from thetahat.optimize import (
+    LARGE,
+    Solution,
+    TrustRegionNewton,
+    compiled_vgh,
+    pad_to_bucket,
+    solve,
+    subsample,
+)
 from thetahat.result import FitResult
 from thetahat.transforms import biject_to
 
@@ -96,11 +104,14 @@ def fit(
     if method not in ("auto", "numerical"):
         raise DataError(f"method must be 'auto' or 'numerical'; got {method!r}.")
     fam = get_family(family)
-    x_arr = as_float_array(x, ndim=fam.data_ndim)
+    x_arr = as_float_array(x, ndim=fam.data_ndim, check_finite=False)
+    # One min/max pass serves the finiteness and support checks, degeneracy
+    # and standardisation.
+    data_range = finite_range(x_arr)
     w = validate_weights(weights, x_arr.shape[0])
     used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
-    # One min/max pass serves the support check, degeneracy and standardisation.
-    data_range = (float(used.min()), float(used.max()))
+    if used is not x_arr:
+        data_range = (float(used.min()), float(used.max()))
     spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
     _check_support(fam, x_arr, spec, data_range if used is x_arr else None)
     _check_enough_data(fam, used, spec, data_range)
@@ -359,7 +370,10 @@ class _Estimation:
         if not spec.free:  # everything fixed: only the log-likelihood to evaluate
             return self._at_point({}, None, None, [])
         layout, bounds = self._layout(spec.free)
-        start = fam.initial_params(self.xs, self.w, self.fixed_std)
+        # On large data, start values from a strided subsample are as good
+        # a start and cost a fraction (solve refines on a subsample first too).
+        start_data = subsample(self.xs, self.w) if self.xs.shape[0] >= LARGE else (self.xs, self.w)
+        start = fam.initial_params(*start_data, self.fixed_std)
         for name, value in spec.start.items():
             start[name] = self.std.param_to_std(fam.param(name).role, np.asarray(value, float))
         start = {k: _inside(v, bounds[i]) for i, (k, _) in enumerate(layout.free) for v in [start[k]]}

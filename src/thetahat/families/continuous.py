@@ -11,6 +11,7 @@ import numpy as np
 from thetahat.constraints import positive, real
 from thetahat.families import register
 from thetahat.families._helpers import special, weighted_mean_var, weighted_quantile
+from thetahat.families._special import softplus
 from thetahat.families.base import Family, Param
 
 __all__ = ["Cauchy", "Gumbel", "Laplace", "Logistic", "Normal", "StudentT"]
@@ -357,7 +358,7 @@ class Logistic(Family):
 
     def logpdf(self, x: Any, mu: Any, scale: Any) -> Any:
         z = (x - mu) / scale
-        return -jnp.log(scale) - jax.nn.softplus(z) - jax.nn.softplus(-z)
+        return -jnp.log(scale) - softplus(z) - softplus(-z)
 
     def initial_params(self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]) -> dict[str, Any]:
         mu = float(fixed.get("mu", weighted_quantile(x, w, 0.5)))

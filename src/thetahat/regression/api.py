@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from thetahat._jit import jit
-from thetahat.data import as_float_array, validate_weights
+from thetahat.data import as_float_array, is_unit, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.fit import fit
 from thetahat.regression.links import Link, get_link
@@ -285,7 +285,8 @@ def regress(
         if unknown:
             raise DataError(f"start names unknown parameter(s) {unknown}; known: {list(names)}.")
         coef0 = np.array([float(start.get(n, c)) for n, c in zip(names, coef0)])
-    extras0 = _extras_start(y_arr, Xm @ coef0, w, response, lk)
+    extras0 = _extras_start(_strided(y_arr), _strided(Xm) @ coef0, _strided(w), response, lk) \
+        if response.extras else {}
     extras0.update({k: float(v) for k, v in (start or {}).items() if k in extras0})
     fam = linear_family(response.name, lk.name)
     model = _Model(response, lk, fam, tuple(names), y_arr, Xm, w, np.ones(len(names)), spec, rows)
@@ -364,7 +365,7 @@ def _check_response(y: np.ndarray, response: Response, w: np.ndarray) -> None:
             f"{response.name} family: {describe_bad_values(y, bad)}. Check the data or choose "
             "another family."
         )
-    used = y[w > 0]
+    used = y if is_unit(w) else y[w > 0]
     if response.support == "count" and np.all(used == 0):
         raise DataError(
             f"all {used.size} counts are zero: the {response.name} mean MLE is 0 (log-mean -inf), "
@@ -381,6 +382,10 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
     n, p = X.shape
     if n < p:
         raise DataError(f"{n} rows cannot identify {p} coefficients; add data or drop columns.")
+    # Rows only add information: when a strided subsample of the used rows
+    # already gives a well-conditioned X, so does all of it.
+    if n > 2 * _START_ROWS and _well_conditioned(_strided(X[w > 0] if not np.all(w > 0) else X)):
+        return
     Xu = X if np.all(w > 0) else X[w > 0]
     gram = Xu.T @ Xu
     norms = np.sqrt(np.diag(gram))
@@ -414,6 +419,22 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
         )
 
 
+def _well_conditioned(X: np.ndarray) -> bool:
+    """No zero column and condition number < 1e6 (seen in the scaled Gram matrix)."""
+    gram = X.T @ X
+    norms = np.sqrt(np.diag(gram))
+    if not np.all(norms > 0):
+        return False
+    eig = np.linalg.eigvalsh(gram / np.outer(norms, norms))
+    return bool(eig[0] > 1e-12 * eig[-1])
+
+
+def _strided(a: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """Every k-th row of ``a``, about ``rows`` (default ``_START_ROWS``) in all."""
+    rows = rows or _START_ROWS
+    return a if a.shape[0] <= 2 * rows else np.ascontiguousarray(a[:: a.shape[0] // rows])
+
+
 def _r_factor(X: np.ndarray, rows: int = 65536) -> np.ndarray:
     """R of X = QR by blocks (tall-skinny QR): X and R share singular values and vectors."""
     blocks: list[NDArray[np.float64]] = [
@@ -430,9 +451,7 @@ def _irls_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, response: Response,
     rows: a start within a few standard errors is all the engine's Newton
     iterations need, and each of them costs a pass over the full data.
     """
-    if y.shape[0] > 2 * _START_ROWS:
-        every = y.shape[0] // _START_ROWS
-        y, X, w = y[::every], X[::every], w[::every]
+    y, X, w = _strided(y), _strided(X), _strided(w)
     if response.name in ("lognormal", "weibull"):
         target = np.log(y)
         base = "normal"
@@ -458,7 +477,10 @@ def _irls_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, response: Response,
             new = _wls(X[ok], z[ok], ww[ok])
             if not np.all(np.isfinite(new)):
                 break
+            settled = np.all(np.abs(new - coef) <= 1e-6 * (1.0 + np.abs(new)))
             coef = new
+            if settled:  # a start, not the estimate: the engine takes it from here
+                break
             eta = X @ coef
             if base == "bernoulli":
                 eta = np.clip(eta, -_SEPARATION_ETA, _SEPARATION_ETA)
@@ -673,7 +695,10 @@ def _better(new: FitResult, old: FitResult) -> bool:
 
 def _check_separation(model: _Model, internal: FitResult) -> None:
     coef = np.asarray(internal.params["coef"])
-    eta = model.X @ coef
+    # rows @ [0, coef]: X itself is a strided view of the rows (a product with it copies).
+    eta = model.X @ coef if model.rows is None else model.rows @ np.concatenate([[0.0], coef])
+    if np.max(np.abs(eta)) <= _SEPARATION_ETA:
+        return
     extreme = (np.abs(eta) > _SEPARATION_ETA) & (model.w > 0)
     if not extreme.any():
         return

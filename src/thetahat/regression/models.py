@@ -28,6 +28,7 @@ from scipy import special, stats
 
 from thetahat.constraints import positive, real
 from thetahat.errors import DataError
+from thetahat.families._special import softplus
 from thetahat.families.base import Family, Param, Support
 from thetahat.regression.links import Link, get_link
 
@@ -94,7 +95,7 @@ def _normal(y: Any, eta: Any, link: Link, sigma: Any) -> Any:
 
 def _bernoulli(y: Any, eta: Any, link: Link) -> Any:
     if link.name == "logit":  # y eta - log(1 + e^eta)
-        return y * eta - jnp.logaddexp(0.0, eta)
+        return y * eta - softplus(eta)
     if link.name == "probit":
         return jnp.where(y > 0.5, log_ndtr(eta), log_ndtr(-eta))
     p = link.inverse(eta)
@@ -117,7 +118,7 @@ def _negbin(y: Any, eta: Any, link: Link, alpha: Any) -> Any:
     r = 1.0 / alpha
     lam = jnp.log(alpha) + _log_mean(eta, link)
     return (gammaln(y + r) - gammaln(r) - gammaln(y + 1.0)
-            + y * lam - (y + r) * jnp.logaddexp(0.0, lam))
+            + y * lam - (y + r) * softplus(lam))
 
 
 def _gamma(y: Any, eta: Any, link: Link, shape: Any) -> Any:
@@ -270,12 +271,16 @@ class RegressionFamily(Family):
         return self.mean_fn(x[:, 0] if x.shape[1] == 1 else x, **b)
 
     def logpdf(self, x: Any, **params: Any) -> Any:
-        eta = self.predictor(x[:, 1:], params)
+        if self.mean_fn is None:  # x @ [0, coef]: no copy of the covariate columns
+            coef = params["coef"]
+            eta = x @ jnp.concatenate([jnp.zeros(1, coef.dtype), coef])
+        else:
+            eta = self.predictor(x[:, 1:], params)
         extra = {p.name: params[p.name] for p in self.response.extras}
         return self.response.logpdf(x[:, 0], eta, self.link, **extra)
 
-    def design(self, x: Any) -> Any:
-        return x[:, 1:]
+    def design(self, x: Any) -> tuple[Any, int]:
+        return x, 1
 
     def local_logpdf(self, x: Any, eta: Any, **others: Any) -> Any:
         extra = {p.name: others[p.name] for p in self.response.extras}
