@@ -347,7 +347,7 @@ def test_large_data_shortcut_reaches_the_full_solvers_optimum(
     assert fast.converged and plain.converged
     assert fast.loglik >= plain.loglik - 1e-9 * abs(plain.loglik)
     # Both stop by the documented rule (within sqrt(tol * |nll|) ~ 5e-4
-    # standard errors of the optimum); the shortcut's last steps go 1e6 below tol.
+    # standard errors of the optimum); the shortcut ends with a polishing step past tol.
     for name in plain.params:
         assert abs(fast.params[name] - plain.params[name]) <= 1e-4 * plain.se[name]
         assert fast.se[name] == pytest.approx(plain.se[name], rel=1e-5)

@@ -475,11 +475,9 @@ def _subsample_start(
 
 #: Rounds of lagged-Hessian steps, each ending with an exact Hessian.
 _LAGGED_ROUNDS = 8
-#: Lagged-Hessian steps go on while each cuts the decrement at least this much.
+#: A lagged-Hessian step that cuts the decrement by less than this factor
+#: ends its round: the next one starts from the exact Hessian there.
 _LAGGED_CONTRACTION = 0.1
-#: ... and stop once the decrement is this far below the tolerance (the
-#: polish of the full solve: the score at its rounding level).
-_LAGGED_POLISH = 1e-6
 
 
 def _lagged_newton(
@@ -499,9 +497,11 @@ def _lagged_newton(
     Near the optimum a Hessian that is off by a small relative error
     (here: the subsample's, rescaled) still contracts the error by about that
     factor per step (the chord method), and a gradient pass costs a
-    fraction of a Hessian pass. Steps are kept while the NLL does not rise
-    and the decrement ``g' h^-1 g`` shrinks by ``_LAGGED_CONTRACTION``; the
-    last pass then evaluates the exact Hessian at the estimate.
+    fraction of a Hessian pass. A step is kept when the NLL does not rise
+    and the decrement ``g' h^-1 g`` shrinks; the round ends after one
+    polishing step past ``tol``, after a step that shrinks it by less than
+    ``_LAGGED_CONTRACTION``, or after a refused one. The last pass then
+    evaluates the exact Hessian at the estimate.
 
     Returns ``((z, f, g, H), converged, steps)``, exact ``f, g, H`` at ``z``;
     ``converged`` when the exact decrement there meets ``tol``. ``known``:
@@ -516,15 +516,20 @@ def _lagged_newton(
             known = vg(jnp.asarray(z), x, w, fixed, bounds)
         f, g = (np.asarray(v) for v in known)
         dec = _decrement(g, h, lam, q)
-        while np.isfinite(dec) and dec > _LAGGED_POLISH * tol * (1.0 + abs(f)) and steps < 50:
+        while np.isfinite(dec) and steps < 50:
+            # Once the decrement meets tol, one more step is the polish of
+            # the full solve (the estimate to ~1e-5 standard errors or better).
+            polish = dec <= tol * (1.0 + abs(f))
             candidate = z - q @ ((q.T @ g) / lam)
             f_new, g_new = (np.asarray(v) for v in vg(jnp.asarray(candidate), x, w, fixed, bounds))
             dec_new = _decrement(g_new, h, lam, q)
-            if not (np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f))
-                    and dec_new <= _LAGGED_CONTRACTION * dec):
+            if not (np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)) and dec_new < dec):
                 break
+            slow = dec_new > _LAGGED_CONTRACTION * dec
             z, f, g, dec = candidate, f_new, g_new, dec_new
             steps += 1
+            if polish or slow:  # slow: a fresh Hessian here does better
+                break
     if steps == 0 and exact:
         f, g = (np.asarray(v) for v in known)
     else:

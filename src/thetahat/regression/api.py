@@ -36,7 +36,7 @@ __all__ = ["Prediction", "RegressionResult", "regress", "regress_command"]
 #: within 1e-11: rows there signal (quasi-)separation, not an estimate.
 _SEPARATION_ETA = 25.0
 #: Rows of the subsample that IRLS start values use on large data.
-_START_ROWS = 32768
+_START_ROWS = 8192
 #: (family, link) pairs whose mean is valid for every linear predictor: the
 #: start needs no check that the log-likelihood is finite.
 _ALWAYS_VALID = {("bernoulli", "logit"), ("bernoulli", "probit"), ("poisson", "log"),
