@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from thetahat.errors import DataError, describe_bad_values
 
-__all__ = ["as_float_array", "finite_range", "is_unit", "validate_weights", "Standardizer"]
+__all__ = ["as_float_array", "finite_range", "is_unit", "strided_rows", "validate_weights", "Standardizer"]
 
 
 def as_float_array(
@@ -102,6 +102,18 @@ def _is_number(v: Any) -> bool:
 def is_unit(w: np.ndarray) -> bool:
     """True for the read-only all-ones weights that stand for "no weights given"."""
     return w.ndim == 1 and w.strides[0] == 0 and w.shape[0] > 0 and w[0] == 1.0
+
+
+def strided_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """Every k-th row of ``a``, exactly ``rows`` of them, or all of ``a`` below ``2 * rows`` rows.
+
+    A stride (k >= 2) keeps sorted or grouped data representative, where the
+    first rows would not be; a fixed row count keeps one compiled shape.
+    """
+    n = a.shape[0]
+    if n < 2 * rows:
+        return a
+    return np.ascontiguousarray(a[:: n // rows][:rows])
 
 
 def validate_weights(weights: ArrayLike | None, n: int) -> NDArray[np.float64]:

@@ -212,35 +212,10 @@ def nll_value_grad_hess(
     Student-t on 1e6 points. Data longer than ``CHUNK`` must be padded to a
     multiple of it (:func:`thetahat.optimize.pad_to_bucket` does).
     """
-    value, grad, hess = _data_value_grad_hess(layout, z, x, w, fixed_flat, bounds)
-    if layout.log_prior is None:
-        return value, grad, hess
-    # The prior enters once, not once per block of data.
-    def neg_log_prior(zz: Any) -> Any:
-        return -layout.log_prior(layout.unpack(zz, fixed_flat, bounds))  # type: ignore[misc]
+    def block(xb: Any, wb: Any) -> tuple[Any, Any, Any]:
+        return _value_grad_hess_block(layout, z, xb, wb, fixed_flat, bounds)
 
-    return (
-        value + neg_log_prior(z),
-        grad + jax.grad(neg_log_prior)(z),
-        hess + jax.hessian(neg_log_prior)(z),
-    )
-
-
-def _data_value_grad_hess(
-    layout: Layout, z: Any, x: Any, w: Any, fixed_flat: Any, bounds: Any
-) -> tuple[Any, Any, Any]:
-    n = x.shape[0]
-    if n <= CHUNK:
-        return _value_grad_hess_block(layout, z, x, w, fixed_flat, bounds)
-    blocks = (x.reshape((n // CHUNK, CHUNK) + x.shape[1:]), w.reshape(n // CHUNK, CHUNK))
-
-    def add_block(carry: Any, block: Any) -> Any:
-        part = _value_grad_hess_block(layout, z, block[0], block[1], fixed_flat, bounds)
-        return jax.tree.map(jnp.add, carry, part), None
-
-    p = z.shape[0]
-    init = (jnp.zeros((), z.dtype), jnp.zeros(p, z.dtype), jnp.zeros((p, p), z.dtype))
-    return jax.lax.scan(add_block, init, blocks)[0]
+    return _with_prior(layout, z, fixed_flat, bounds, _sum_over_blocks(block, x, w), hessian=True)
 
 
 def nll_value_grad(
@@ -253,28 +228,40 @@ def nll_value_grad(
     data whatever the number of parameters. Blocks of ``CHUNK`` rows as in
     :func:`nll_value_grad_hess`.
     """
-    n = x.shape[0]
-
-    def block_value_grad(xb: Any, wb: Any) -> Any:
+    def block(xb: Any, wb: Any) -> tuple[Any, Any]:
         if _has_linear_predictor(layout):
             return _linear_predictor_block(layout, z, xb, wb, fixed_flat, bounds, hessian=False)
         return jax.value_and_grad(lambda zz: nll(layout, zz, xb, wb, fixed_flat, bounds))(z)
 
+    return _with_prior(layout, z, fixed_flat, bounds, _sum_over_blocks(block, x, w), hessian=False)
+
+
+def _sum_over_blocks(block: Callable[[Any, Any], Any], x: Any, w: Any) -> Any:
+    """``block(x, w)``, or its sum over blocks of ``CHUNK`` rows by a ``lax.scan``."""
+    n = x.shape[0]
     if n <= CHUNK:
-        value, grad = block_value_grad(x, w)
-    else:
-        blocks = (x.reshape((n // CHUNK, CHUNK) + x.shape[1:]), w.reshape(n // CHUNK, CHUNK))
+        return block(x, w)
+    blocks = (x.reshape((n // CHUNK, CHUNK) + x.shape[1:]), w.reshape(n // CHUNK, CHUNK))
 
-        def add_block(carry: Any, block: Any) -> Any:
-            return jax.tree.map(jnp.add, carry, block_value_grad(*block)), None
+    def add_block(carry: Any, xw: Any) -> Any:
+        return jax.tree.map(jnp.add, carry, block(*xw)), None
 
-        init = (jnp.zeros((), z.dtype), jnp.zeros(z.shape[0], z.dtype))
-        value, grad = jax.lax.scan(add_block, init, blocks)[0]
+    shapes = jax.eval_shape(block, blocks[0][0], blocks[1][0])
+    init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return jax.lax.scan(add_block, init, blocks)[0]
+
+
+def _with_prior(
+    layout: Layout, z: Any, fixed_flat: Any, bounds: Any, parts: tuple[Any, ...], hessian: bool
+) -> tuple[Any, ...]:
+    """The data's (value, gradient[, Hessian]) plus the negative log prior's, added once."""
     if layout.log_prior is None:
-        return value, grad
+        return parts
 
     def neg_log_prior(zz: Any) -> Any:
         return -layout.log_prior(layout.unpack(zz, fixed_flat, bounds))  # type: ignore[misc]
 
-    prior_value, prior_grad = jax.value_and_grad(neg_log_prior)(z)
-    return value + prior_value, grad + prior_grad
+    prior = (neg_log_prior(z), jax.grad(neg_log_prior)(z))
+    if hessian:
+        prior += (jax.hessian(neg_log_prior)(z),)
+    return tuple(a + b for a, b in zip(parts, prior))

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from thetahat._jit import jit
+from thetahat.data import strided_rows
 from thetahat.likelihood import CHUNK, Layout, nll_value_grad, nll_value_grad_hess
 
 __all__ = ["LARGE", "Solution", "TrustRegionNewton", "pad_to_bucket", "solve", "subsample"]
@@ -104,13 +105,16 @@ def _subproblem_step(g: Any, lam: Any, q: Any, radius: Any) -> Any:
     return jnp.where(inside, newton, step)
 
 
-def _newton_step(g: Any, lam: Any, q: Any) -> tuple[Any, Any]:
-    """(-H^-1 g, the Newton decrement g' H^-1 g); zero step and +inf when H is not positive definite."""
+def _newton_step(g: Any, lam: Any, q: Any, xp: Any = jnp) -> tuple[Any, Any]:
+    """(-H^-1 g, the Newton decrement g' H^-1 g); zero step and +inf when H is not positive definite.
+
+    ``H = q diag(lam) q'``; ``xp=np`` evaluates it on the host.
+    """
     gq = q.T @ g
-    pd = lam[0] > 1e-14 * (1.0 + jnp.max(jnp.abs(lam)))
-    scaled = gq / jnp.where(pd, lam, 1.0)
-    step = jnp.where(pd, -(q @ scaled), 0.0)
-    return jnp.where(jnp.all(jnp.isfinite(step)), step, 0.0), jnp.where(pd, jnp.sum(gq * scaled), jnp.inf)
+    pd = lam[0] > 1e-14 * (1.0 + xp.max(xp.abs(lam)))
+    scaled = gq / xp.where(pd, lam, 1.0)
+    step = xp.where(pd, -(q @ scaled), 0.0)
+    return xp.where(xp.all(xp.isfinite(step)), step, 0.0), xp.where(pd, xp.sum(gq * scaled), xp.inf)
 
 
 #: A trust radius below this (relative to 1 + |z|) means no step lowers the NLL.
@@ -255,7 +259,7 @@ def _run_loop(
     state = _initial_state(np.pad(np.asarray(z0, np.float64), (0, size - p)), np)
     for i in range(max_iter + 3):  # START, max_iter trust steps, POLISH
         if i == 0 and first is not None:
-            f, g, h = _pad_derivatives(*first, size)
+            f, g, h = _pad_derivatives(*(np.asarray(v, np.float64) for v in first), size)
         else:
             f, g, h = vgh(state.candidate, x, w, fixed, bounds)
         state = _compiled_advance(state, f, g, h, tol, max_iter)
@@ -265,13 +269,14 @@ def _run_loop(
     return z, state.f, g, h, state.radius, state.it, state.dec
 
 
-def _pad_derivatives(f: Any, g: Any, h: Any, size: int) -> tuple[Any, Any, Any]:
-    """Host derivatives padded like :func:`_padded_vgh`'s (zero score, unit curvature)."""
-    g, h = np.asarray(g, np.float64), np.asarray(h, np.float64)
-    extra = size - g.shape[0]
-    padded = np.eye(size)
-    padded[: g.shape[0], : g.shape[0]] = h
-    return np.float64(f), np.pad(g, (0, extra)), padded
+def _pad_derivatives(f: Any, g: Any, h: Any, size: int, xp: Any = np) -> tuple[Any, Any, Any]:
+    """``(f, g, h)`` padded to ``size`` parameters: zero score, unit curvature (steps there are 0)."""
+    p, extra = g.shape[0], size - g.shape[0]
+    if extra == 0:
+        return f, g, h
+    g = xp.concatenate([g, xp.zeros(extra, g.dtype)])
+    h = xp.block([[h, xp.zeros((p, extra), h.dtype)], [xp.zeros((extra, p), h.dtype), xp.eye(extra, dtype=h.dtype)]])
+    return f, g, h
 
 
 #: Up to this many parameters, the step logic runs on a problem padded to this
@@ -289,13 +294,7 @@ def _padded_vgh(layout: Layout, size: int) -> Callable[..., Any]:
     p = layout.size
 
     def padded(candidate: Any, x: Any, w: Any, fixed: Any, bounds: Any) -> Any:
-        f, g, h = nll_value_grad_hess(layout, candidate[:p], x, w, fixed, bounds)
-        extra = size - p
-        if extra == 0:
-            return f, g, h
-        g = jnp.concatenate([g, jnp.zeros(extra, g.dtype)])
-        h = jnp.block([[h, jnp.zeros((p, extra), h.dtype)], [jnp.zeros((extra, p), h.dtype), jnp.eye(extra, dtype=h.dtype)]])
-        return f, g, h
+        return _pad_derivatives(*nll_value_grad_hess(layout, candidate[:p], x, w, fixed, bounds), size, jnp)
 
     return jit(padded)
 
@@ -440,15 +439,8 @@ def solve(
 
 
 def subsample(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every k-th row, ``SUBSAMPLE`` rows in all (one compiled shape), or all rows if fewer.
-
-    A stride keeps sorted or grouped data representative.
-    """
-    if x.shape[0] <= SUBSAMPLE:
-        return x, w
-    stride = x.shape[0] // SUBSAMPLE
-    return (np.ascontiguousarray(x[::stride][:SUBSAMPLE]),
-            np.ascontiguousarray(w[::stride][:SUBSAMPLE]))
+    """Rows and weights of a strided subsample of ``SUBSAMPLE`` rows (:func:`thetahat.data.strided_rows`)."""
+    return strided_rows(x, SUBSAMPLE), strided_rows(w, SUBSAMPLE)
 
 
 def _subsample_start(
@@ -520,7 +512,7 @@ def _lagged_newton(
             # Once the decrement meets tol, one more step is the polish of
             # the full solve (the estimate to ~1e-5 standard errors or better).
             polish = dec <= tol * (1.0 + abs(f))
-            candidate = z - q @ ((q.T @ g) / lam)
+            candidate = z + _newton_step(g, lam, q, np)[0]
             f_new, g_new = (np.asarray(v) for v in vg(jnp.asarray(candidate), x, w, fixed, bounds))
             dec_new = _decrement(g_new, h, lam, q)
             if not (np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)) and dec_new < dec):
@@ -540,13 +532,10 @@ def _lagged_newton(
 
 
 def _decrement(g: np.ndarray, h: np.ndarray, lam: Any = None, q: Any = None) -> float:
-    """The Newton decrement g' h^-1 g (+inf unless h is positive definite)."""
+    """The Newton decrement g' h^-1 g on the host (+inf unless h is positive definite)."""
     if lam is None:
         lam, q = np.linalg.eigh(h)
-    if not lam[0] > 1e-14 * (1.0 + np.max(np.abs(lam))):
-        return float("inf")
-    gq = q.T @ g
-    return float(np.sum(gq * gq / lam))
+    return float(_newton_step(g, lam, q, np)[1])
 
 
 @lru_cache(maxsize=256)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from thetahat._jit import jit
-from thetahat.data import as_float_array, is_unit, validate_weights
+from thetahat.data import as_float_array, is_unit, strided_rows, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.fit import fit
 from thetahat.regression.links import Link, get_link
@@ -384,9 +384,10 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
         raise DataError(f"{n} rows cannot identify {p} coefficients; add data or drop columns.")
     # Rows only add information: when a strided subsample of the used rows
     # already gives a well-conditioned X, so does all of it.
-    if n > 2 * _START_ROWS and _well_conditioned(_strided(X[w > 0] if not np.all(w > 0) else X)):
-        return
     Xu = X if np.all(w > 0) else X[w > 0]
+    sub = _strided(Xu)
+    if sub.shape[0] < Xu.shape[0] and _well_conditioned(sub.T @ sub):
+        return
     gram = Xu.T @ Xu
     norms = np.sqrt(np.diag(gram))
     zero = np.flatnonzero(norms == 0)
@@ -403,10 +404,7 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
             f"columns {[names[j] for j in const]} are all constant: they are collinear "
             "(at most one intercept-like column). Drop all but one."
         )
-    # Well-conditioned X (condition number < 1e6, seen without doubt in the
-    # scaled Gram matrix, whose eigenvalues are exact to ~1e-16) needs no SVD.
-    eig = np.linalg.eigvalsh(gram / np.outer(norms, norms))
-    if eig[0] > 1e-12 * eig[-1]:
+    if _well_conditioned(gram):
         return
     _, s, vt = np.linalg.svd(_r_factor(Xu / norms), full_matrices=False)
     if s[-1] <= 1e-10 * s[0]:
@@ -419,9 +417,11 @@ def _check_rank(X: np.ndarray, names: list[str], w: np.ndarray) -> None:
         )
 
 
-def _well_conditioned(X: np.ndarray) -> bool:
-    """No zero column and condition number < 1e6 (seen in the scaled Gram matrix)."""
-    gram = X.T @ X
+def _well_conditioned(gram: np.ndarray) -> bool:
+    """No zero column and condition number < 1e6, seen without doubt in the scaled Gram matrix.
+
+    Its eigenvalues are exact to ~1e-16, so a well-conditioned X needs no SVD.
+    """
     norms = np.sqrt(np.diag(gram))
     if not np.all(norms > 0):
         return False
@@ -429,10 +429,9 @@ def _well_conditioned(X: np.ndarray) -> bool:
     return bool(eig[0] > 1e-12 * eig[-1])
 
 
-def _strided(a: np.ndarray, rows: int | None = None) -> np.ndarray:
-    """Every k-th row of ``a``, about ``rows`` (default ``_START_ROWS``) in all."""
-    rows = rows or _START_ROWS
-    return a if a.shape[0] <= 2 * rows else np.ascontiguousarray(a[:: a.shape[0] // rows])
+def _strided(a: np.ndarray) -> np.ndarray:
+    """The ``_START_ROWS``-row strided subsample of ``a`` (all of it when short)."""
+    return strided_rows(a, _START_ROWS)
 
 
 def _r_factor(X: np.ndarray, rows: int = 65536) -> np.ndarray:
