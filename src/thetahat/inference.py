@@ -128,12 +128,14 @@ def stats_information(
         flat = [np.ravel(np.asarray(params[n], dtype=float)) for n in layout.free_names]
         values = np.concatenate(flat) if flat else np.zeros(0)
         return value, np.zeros(0), np.zeros((0, 0)), (values, np.zeros((values.size, 0)))
+    # numpy arguments go to the compiled function as they are: jnp.asarray
+    # would compile a small staging program per shape in a fresh process.
     value, grad, hess, flat, jac = _stats_information(layout)(
-        jnp.asarray(z),
-        tuple(jnp.asarray(s, dtype=jnp.float64) for s in stats),
-        jnp.asarray(fixed),
-        jnp.asarray(bounds),
-        {k: jnp.asarray(v, dtype=jnp.float64) for k, v in exact.items()},
+        np.asarray(z, np.float64),
+        tuple(np.asarray(s, np.float64) for s in stats),
+        np.asarray(fixed, np.float64),
+        np.asarray(bounds, np.float64),
+        {k: np.asarray(v, np.float64) for k, v in exact.items()},
     )
     if flat is None:
         return float(value), np.asarray(grad), np.asarray(hess), _elementwise_unpack(layout, z, bounds)
