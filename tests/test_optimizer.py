@@ -318,7 +318,8 @@ def test_elementwise_unpack_equals_autodiff_jacobian() -> None:
 
 @pytest.mark.parametrize(
     ("family", "kwargs"),
-    [("student_t", {}), ("gamma", {"free": ["loc"]}), ("weibull", {"free": ["loc"]})],
+    [("student_t", {}), ("gamma", {"free": ["loc"]}), ("weibull", {"free": ["loc"]}),
+     ("logistic regression", {})],
 )
 def test_large_data_shortcut_reaches_the_full_solvers_optimum(
     family: str, kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
@@ -328,10 +329,19 @@ def test_large_data_shortcut_reaches_the_full_solvers_optimum(
     import thetahat.optimize as optimize
 
     rng = np.random.default_rng(11)
-    draw = {"student_t": lambda n: rng.standard_t(4.0, n) * 0.5 + 1.0,
-            "gamma": lambda n: 10.0 + rng.gamma(3.0, 1.5, n),
-            "weibull": lambda n: 5.0 + rng.weibull(2.0, n) * 2.0}[family]
-    x = draw(optimize.LARGE + 12345)
+    n = optimize.LARGE + 12345
+    X = rng.normal(size=(n, 2))
+    draw = {"student_t": lambda: rng.standard_t(4.0, n) * 0.5 + 1.0,
+            "gamma": lambda: 10.0 + rng.gamma(3.0, 1.5, n),
+            "weibull": lambda: 5.0 + rng.weibull(2.0, n) * 2.0,
+            "logistic regression": lambda: (rng.random(n) < 1 / (1 + np.exp(-0.3 - X @ [0.5, -0.2]))) * 1.0}
+    y = draw[family]()
+
+    def estimate() -> Any:
+        if family == "logistic regression":
+            return thetahat.regress(y, X, family="bernoulli", intercept=True)
+        return thetahat.fit(y, family, **kwargs)
+
     calls = {"lagged": 0}
     original = optimize._lagged_newton
 
@@ -340,10 +350,10 @@ def test_large_data_shortcut_reaches_the_full_solvers_optimum(
         return original(*args, **kw)
 
     monkeypatch.setattr(optimize, "_lagged_newton", counting)
-    fast = thetahat.fit(x, family, **kwargs)
+    fast = estimate()
     assert calls["lagged"] >= 1  # the shortcut ran
     monkeypatch.setattr(optimize, "LARGE", 10**12)
-    plain = thetahat.fit(x, family, **kwargs)
+    plain = estimate()
     assert fast.converged and plain.converged
     assert fast.loglik >= plain.loglik - 1e-9 * abs(plain.loglik)
     # Both stop by the documented rule (within sqrt(tol * |nll|) ~ 5e-4
@@ -396,3 +406,44 @@ def test_unguarded_likelihood_equals_guarded_on_padded_data() -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13)
     np.testing.assert_allclose(np.asarray(vg[0]), np.asarray(guarded[0]), rtol=1e-14)
     np.testing.assert_allclose(np.asarray(vg[1]), np.asarray(guarded[1]), rtol=1e-12)
+
+
+def test_block_sums_do_not_depend_on_the_block_length() -> None:
+    """A sum over blocks of CHUNK rows equals one over longer blocks (the linear-predictor gradient pass)."""
+    from thetahat.likelihood import CHUNK, _sum_over_blocks
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6 * CHUNK, 3))
+    w = rng.random(6 * CHUNK)
+
+    def block(xb: Any, wb: Any) -> Any:
+        return jnp.sum(wb * jnp.sin(xb[:, 0])), jnp.einsum("n,nj->j", wb, xb**2)
+
+    with jax.enable_x64(True):
+        short = _sum_over_blocks(block, jnp.asarray(x), jnp.asarray(w), CHUNK)
+        for rows in (4 * CHUNK, 16 * CHUNK):  # blocks of 3 and of 6 chunks
+            longer = _sum_over_blocks(block, jnp.asarray(x), jnp.asarray(w), rows)
+            for a, b in zip(short, longer):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+
+
+def test_rows_built_in_their_bucket_are_padded_in_place() -> None:
+    import gc
+
+    from thetahat.optimize import _IN_BUCKET, bucket_rows, bucket_size, pad_to_bucket
+
+    rows = bucket_rows(1000, (3,))
+    rows[:] = np.arange(3000.0).reshape(1000, 3)
+    xp, wp = pad_to_bucket(rows, np.ones(1000))
+    assert xp.shape[0] == bucket_size(1000) > 1000
+    assert np.shares_memory(xp, rows) and xp.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(xp[:1000], rows)
+    np.testing.assert_array_equal(xp[1000:], np.repeat(rows[:1], xp.shape[0] - 1000, axis=0))
+    np.testing.assert_array_equal(wp, np.r_[np.ones(1000), np.zeros(xp.shape[0] - 1000)])
+    # Any other array is copied, and the registry forgets rows that are gone.
+    other = np.array(rows)
+    assert not np.shares_memory(pad_to_bucket(other, np.ones(1000))[0], other)
+    key = id(rows)
+    del rows, xp
+    gc.collect()
+    assert key not in _IN_BUCKET

@@ -228,20 +228,34 @@ def nll_value_grad(
     data whatever the number of parameters. Blocks of ``CHUNK`` rows as in
     :func:`nll_value_grad_hess`.
     """
+    linear = _has_linear_predictor(layout)
+
     def block(xb: Any, wb: Any) -> tuple[Any, Any]:
-        if _has_linear_predictor(layout):
+        if linear:
             return _linear_predictor_block(layout, z, xb, wb, fixed_flat, bounds, hessian=False)
         return jax.value_and_grad(lambda zz: nll(layout, zz, xb, wb, fixed_flat, bounds))(z)
 
-    return _with_prior(layout, z, fixed_flat, bounds, _sum_over_blocks(block, x, w), hessian=False)
+    # A linear predictor's value and gradient are two products with X and a
+    # few elementwise terms: XLA runs them ~2x faster over long blocks than
+    # over cache-sized ones (unlike the Hessian, whose per-row outer products
+    # want the cache).
+    rows = _LINEAR_VG_ROWS if linear else CHUNK
+    return _with_prior(layout, z, fixed_flat, bounds, _sum_over_blocks(block, x, w, rows), hessian=False)
 
 
-def _sum_over_blocks(block: Callable[[Any, Any], Any], x: Any, w: Any) -> Any:
-    """``block(x, w)``, or its sum over blocks of ``CHUNK`` rows by a ``lax.scan``."""
+#: Rows per block (at most) of a linear predictor's value-and-gradient pass.
+_LINEAR_VG_ROWS = 16 * CHUNK
+
+
+def _sum_over_blocks(block: Callable[[Any, Any], Any], x: Any, w: Any, rows: int = CHUNK) -> Any:
+    """``block(x, w)``, or its sum by a ``lax.scan`` over blocks of ``CHUNK`` rows or a
+    multiple of it up to ``rows`` (the data are padded to a multiple of ``CHUNK``)."""
     n = x.shape[0]
-    if n <= CHUNK:
+    if n <= rows:
         return block(x, w)
-    blocks = (x.reshape((n // CHUNK, CHUNK) + x.shape[1:]), w.reshape(n // CHUNK, CHUNK))
+    chunks = n // CHUNK
+    per_block = max(k for k in range(1, rows // CHUNK + 1) if chunks % k == 0) * CHUNK
+    blocks = (x.reshape((n // per_block, per_block) + x.shape[1:]), w.reshape(n // per_block, per_block))
 
     def add_block(carry: Any, xw: Any) -> Any:
         return jax.tree.map(jnp.add, carry, block(*xw)), None

@@ -20,6 +20,7 @@ iteration count.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +34,7 @@ from thetahat._jit import jit
 from thetahat.data import strided_rows
 from thetahat.likelihood import CHUNK, Layout, nll_value_grad, nll_value_grad_hess
 
-__all__ = ["LARGE", "Solution", "TrustRegionNewton", "pad_to_bucket", "solve", "subsample"]
+__all__ = ["LARGE", "Solution", "TrustRegionNewton", "bucket_rows", "pad_to_bucket", "solve", "subsample"]
 
 
 class Solution(NamedTuple):
@@ -299,26 +300,56 @@ def _padded_vgh(layout: Layout, size: int) -> Callable[..., Any]:
     return jit(padded)
 
 
+def bucket_size(n: int) -> int:
+    """The padded length of ``n`` rows: one of ~4 sizes per octave, a multiple of ``CHUNK`` above it."""
+    if n <= 64:
+        return 64
+    step = 2 ** (int(np.floor(np.log2(n))) - 2)
+    if n > CHUNK:  # blocks of CHUNK rows must tile the padded data
+        step = max(step, CHUNK)
+    return int(-(-n // step) * step)
+
+
 def pad_to_bucket(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pad data with zero-weight copies of x[0] up to one of ~4 sizes per octave.
+    """Pad data with zero-weight copies of x[0] up to :func:`bucket_size` rows.
 
     Zero-weight rows contribute exactly nothing, and a new sample size then
-    reuses an existing compilation instead of triggering a new one.
+    reuses an existing compilation instead of triggering a new one. Rows made
+    by :func:`bucket_rows` are padded in place, without a copy.
     """
     n = x.shape[0]
-    if n <= 64:
-        size = 64
-    else:
-        step = 2 ** (int(np.floor(np.log2(n))) - 2)
-        if n > CHUNK:  # blocks of CHUNK rows must tile the padded data
-            step = max(step, CHUNK)
-        size = int(-(-n // step) * step)
+    size = bucket_size(n)
     if size == n:
         return x, w
-    xp, wp = aligned_empty((size,) + x.shape[1:]), aligned_empty((size,))
-    xp[:n], xp[n:] = x, x[:1]
+    entry = _IN_BUCKET.get(id(x))
+    if entry is not None and entry[0]() is x:
+        xp = entry[1]
+    else:
+        xp = aligned_empty((size,) + x.shape[1:])
+        xp[:n] = x
+    xp[n:] = x[:1]
+    wp = aligned_empty((size,))
     wp[:n], wp[n:] = w, 0.0
     return xp, wp
+
+
+#: Arrays made by :func:`bucket_rows`, by id: (a weak reference to the
+#: array, the padded array it begins); an entry leaves with its array.
+_IN_BUCKET: dict[int, tuple[Any, np.ndarray]] = {}
+
+
+def bucket_rows(n: int, tail: tuple[int, ...] = ()) -> np.ndarray:
+    """An uninitialised (n, *tail) float64 array that :func:`pad_to_bucket` pads without copying.
+
+    It is the start of an aligned array of ``bucket_size(n)`` rows: data
+    built here (e.g. a regression's rows, 64 MB at 1e6 x 8) are not copied
+    again for the solver.
+    """
+    full = aligned_empty((bucket_size(n),) + tail)
+    rows = full[:n]
+    key = id(rows)
+    _IN_BUCKET[key] = (weakref.ref(rows, lambda _: _IN_BUCKET.pop(key, None)), full)
+    return rows
 
 
 #: XLA on the CPU shares a host array without copying it only at this alignment.
@@ -470,6 +501,10 @@ _LAGGED_ROUNDS = 8
 #: A lagged-Hessian step that cuts the decrement by less than this factor
 #: ends its round: the next one starts from the exact Hessian there.
 _LAGGED_CONTRACTION = 0.1
+#: A step predicted (from the last contraction) to bring the decrement below
+#: this fraction of ``tol`` is the round's last: the polish of the full
+#: solve, evaluated by the exact-Hessian pass instead of a gradient pass.
+_LAGGED_FINISH = 1e-3
 
 
 def _lagged_newton(
@@ -500,32 +535,44 @@ def _lagged_newton(
     ``(f, g)`` at ``z`` when the caller has them; ``exact``: ``h`` is the
     Hessian at ``z`` itself (then no step means no new pass).
     """
-    vg = _compiled_vg(layout)
+    vg, vgh = _compiled_vg(layout), compiled_vgh(layout)
     lam, q = np.linalg.eigh(h)
     steps = 0
+    final = None  # exact (f, g, H) at z once a Hessian pass was made there
     if lam[0] > 1e-14 * (1.0 + np.max(np.abs(lam))):
         if known is None:
             known = vg(jnp.asarray(z), x, w, fixed, bounds)
         f, g = (np.asarray(v) for v in known)
         dec = _decrement(g, h, lam, q)
+        rate = None  # the decrement's contraction per step, once seen
         while np.isfinite(dec) and steps < 50:
             # Once the decrement meets tol, one more step is the polish of
             # the full solve (the estimate to ~1e-5 standard errors or better).
             polish = dec <= tol * (1.0 + abs(f))
             candidate = z + _newton_step(g, lam, q, np)[0]
+            if rate is not None and dec * rate <= _LAGGED_FINISH * tol * (1.0 + abs(f)):
+                # This step is predicted to end the round polished: its pass
+                # is the exact-Hessian pass (saves a gradient pass).
+                f_new, g_new, h_new = (np.asarray(v) for v in vgh(jnp.asarray(candidate), x, w, fixed, bounds))
+                if np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)):
+                    z, final = candidate, (f_new, g_new, h_new)
+                    steps += 1
+                break
             f_new, g_new = (np.asarray(v) for v in vg(jnp.asarray(candidate), x, w, fixed, bounds))
             dec_new = _decrement(g_new, h, lam, q)
             if not (np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)) and dec_new < dec):
                 break
-            slow = dec_new > _LAGGED_CONTRACTION * dec
+            rate = dec_new / dec
             z, f, g, dec = candidate, f_new, g_new, dec_new
             steps += 1
-            if polish or slow:  # slow: a fresh Hessian here does better
+            if polish or rate > _LAGGED_CONTRACTION:  # slow: a fresh Hessian here does better
                 break
-    if steps == 0 and exact:
+    if final is not None:
+        f, g, h = final
+    elif steps == 0 and exact:
         f, g = (np.asarray(v) for v in known)
     else:
-        f, g, h = (np.asarray(v) for v in compiled_vgh(layout)(jnp.asarray(z), x, w, fixed, bounds))
+        f, g, h = (np.asarray(v) for v in vgh(jnp.asarray(z), x, w, fixed, bounds))
     f = float(f)
     converged = bool(np.isfinite(f) and _decrement(g, h) <= tol * (1.0 + abs(f)))
     return (z, f, g, h), converged, steps

@@ -26,6 +26,7 @@ from thetahat._jit import jit
 from thetahat.data import as_float_array, is_unit, strided_rows, validate_weights
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.fit import fit
+from thetahat.optimize import bucket_rows
 from thetahat.regression.links import Link, get_link
 from thetahat.regression.models import RegressionFamily, Response, get_response, linear_family
 from thetahat.result import FitResult
@@ -341,7 +342,8 @@ def _response_and_design(y: np.ndarray, X: Any, intercept: bool) -> NDArray[np.f
     """The engine's rows [y, (1,) X] built in one array: one copy of the data, not three."""
     arr = _float_matrix(X)
     _check_row_count(y, arr.shape[0])
-    rows = np.empty((arr.shape[0], arr.shape[1] + 1 + intercept))
+    # Built where the solver's padding goes: no second 64 MB copy at 1e6 x 8.
+    rows = bucket_rows(arr.shape[0], (arr.shape[1] + 1 + intercept,))
     rows[:, 0] = y
     if intercept:
         rows[:, 1] = 1.0
