@@ -447,3 +447,20 @@ def test_rows_built_in_their_bucket_are_padded_in_place() -> None:
     del rows, xp
     gc.collect()
     assert key not in _IN_BUCKET
+
+
+def test_secant_update_matches_the_curvature_along_the_step() -> None:
+    from thetahat.optimize import _secant_update
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(4, 4))
+    h = a @ a.T + 4 * np.eye(4)
+    exact = h + np.diag([0.0, 0.0, 0.0, 30.0])  # the lagged Hessian misses one direction
+    s = rng.normal(size=4)
+    y = exact @ s
+    updated = _secant_update(h, s, y)
+    np.testing.assert_allclose(updated @ s, y, rtol=1e-12)  # the secant condition
+    np.testing.assert_allclose(updated, updated.T, rtol=1e-14)
+    assert np.linalg.eigvalsh(updated)[0] > 0
+    # Negative curvature along the step: no update, h stays positive definite.
+    assert _secant_update(h, s, -y) is h
