@@ -318,7 +318,10 @@ class _Estimation:
         # two-pass sums need no shift): skip the standardised copy.
         moderate = Standardizer.is_moderate(*self.data_range)
         self._standardize(Standardizer() if moderate else numerical_std)
-        stats = fam.sufficient_stats(self.xs, self.w) if fam.has_stats else None
+        stats = (
+            fam.sufficient_stats(self.xs, self.w)
+            if fam.has_stats and fam.stats_apply(self.fixed_std) else None
+        )
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
             closed = fam.mle(self.xs, self.w, self.fixed_std)

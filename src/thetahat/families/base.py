@@ -189,6 +189,14 @@ class Family:
         """Closed-form MLE from sufficient statistics, or None."""
         return None
 
+    def stats_apply(self, fixed: dict[str, Any]) -> bool:
+        """Whether :meth:`sufficient_stats` of the data as given can give the MLE under ``fixed``.
+
+        False (e.g. a free threshold, where the statistics depend on it) skips
+        computing them: a pass over the data the numerical path does not use.
+        """
+        return True
+
     def loglik_from_stats(self, stats: Any, **params: Any) -> Any:
         """The total log-likelihood from sufficient statistics (jax.numpy)."""
         raise NotImplementedError

@@ -365,6 +365,9 @@ class Gamma(Family):
             return None
         return _gamma_stats(x, w)
 
+    def stats_apply(self, fixed: dict[str, Any]) -> bool:
+        return _threshold_loc(fixed) == 0.0  # the statistics are taken at loc = 0
+
     def mle_from_stats(
         self, stats: tuple[float, ...], fixed: dict[str, Any]
     ) -> dict[str, Any] | None:
@@ -677,6 +680,9 @@ class LogNormal(Family):
         if not x.min() > 0:  # taken at loc = 0, see Gamma.sufficient_stats
             return None
         return tuple(weighted_mean_var(np.log(x), w))
+
+    def stats_apply(self, fixed: dict[str, Any]) -> bool:
+        return _threshold_loc(fixed) == 0.0  # the statistics are taken at loc = 0
 
     def mle_from_stats(
         self, stats: tuple[float, ...], fixed: dict[str, Any]
