@@ -464,3 +464,20 @@ def test_secant_update_matches_the_curvature_along_the_step() -> None:
     assert np.linalg.eigvalsh(updated)[0] > 0
     # Negative curvature along the step: no update, h stays positive definite.
     assert _secant_update(h, s, -y) is h
+
+
+def test_subsample_keeps_the_extremes_of_the_used_rows() -> None:
+    from thetahat.optimize import SUBSAMPLE, subsample
+
+    rng = np.random.default_rng(8)
+    n = 4 * SUBSAMPLE + 5
+    x = rng.normal(size=n)
+    x[7], x[11] = -50.0, 60.0  # off the stride
+    w = np.ones(n)
+    xs, ws = subsample(x, w)
+    assert xs.shape == ws.shape == (SUBSAMPLE,)
+    assert xs.min() == -50.0 and xs.max() == 60.0
+    assert ws[-1] == ws[-2] == pytest.approx(SUBSAMPLE / n)  # the ends stand for themselves
+    w[7] = 0.0  # a deleted row is no end
+    xs, _ = subsample(x, w)
+    assert xs.min() == x[w > 0].min() > -50.0

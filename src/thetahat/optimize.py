@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from thetahat._jit import jit
-from thetahat.data import strided_rows
+from thetahat.data import is_unit, strided_rows
 from thetahat.likelihood import CHUNK, Layout, nll_value_grad, nll_value_grad_hess
 
 __all__ = ["LARGE", "Solution", "TrustRegionNewton", "bucket_rows", "pad_to_bucket", "solve", "subsample"]
@@ -470,8 +470,24 @@ def solve(
 
 
 def subsample(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and weights of a strided subsample of ``SUBSAMPLE`` rows (:func:`thetahat.data.strided_rows`)."""
-    return strided_rows(x, SUBSAMPLE), strided_rows(w, SUBSAMPLE)
+    """Rows and weights of a strided subsample of ``SUBSAMPLE`` rows (:func:`thetahat.data.strided_rows`).
+
+    Univariate data keep their smallest and largest observation (in place
+    of the last two strided ones): a threshold parameter is bounded by them,
+    and a subsample without them may put its optimum past the full data's
+    bound. Each strided row stands for ``n / SUBSAMPLE`` rows, the two ends
+    for themselves, so they weigh ``SUBSAMPLE / n`` of their weight.
+    """
+    xs, ws = strided_rows(x, SUBSAMPLE), strided_rows(w, SUBSAMPLE)
+    if xs is x or x.ndim != 1:
+        return xs, ws
+    if is_unit(w):
+        ends = [int(np.argmin(x)), int(np.argmax(x))]
+    else:  # ends among the used rows
+        used = np.flatnonzero(w > 0)
+        ends = [int(used[np.argmin(x[used])]), int(used[np.argmax(x[used])])]
+    xs[-2:], ws[-2:] = x[ends], w[ends] * (SUBSAMPLE / x.shape[0])
+    return xs, ws
 
 
 def _subsample_start(
@@ -500,7 +516,7 @@ def _subsample_start(
 _LAGGED_ROUNDS = 8
 #: A lagged-Hessian step that cuts the decrement by less than this factor
 #: ends its round: the next one starts from the exact Hessian there.
-_LAGGED_CONTRACTION = 0.1
+_LAGGED_CONTRACTION = 0.5
 #: A step predicted (from the last contraction) to bring the decrement below
 #: this fraction of ``tol`` is the round's last: the polish of the full
 #: solve, evaluated by the exact-Hessian pass instead of a gradient pass.
