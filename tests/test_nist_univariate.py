@@ -160,3 +160,23 @@ def test_naive_one_pass_formula_fails_on_numacc4() -> None:
     naive_sigma = math.sqrt(max(naive_m2, 0.0) / n)
     assert lre(naive_sigma, sigma) < 2.0
     assert lre(thetahat.fit(y, "normal").params["sigma"], sigma) > 8.0
+
+
+@pytest.mark.parametrize("center", [0.0, 2.5, 1e4])  # one pass (ratio 1 and 7.25), two passes
+def test_mean_and_m2_to_within_a_few_ulps_on_either_path(center: float) -> None:
+    from fractions import Fraction
+
+    y = np.random.default_rng(4).normal(center, 1.0, 4000)
+    n, m, m2 = weighted_mean_var(y, np.ones(y.size))
+    exact = [Fraction(v) for v in y]
+    mean = sum(exact) / len(exact)
+    exact_m2 = sum((v - mean) ** 2 for v in exact)
+
+    def decimal(f: Fraction) -> Decimal:
+        with localcontext() as ctx:
+            ctx.prec = 60
+            return Decimal(f.numerator) / Decimal(f.denominator)
+
+    # The mean to a few ulps of |mean| + sd (near 0 a relative error means nothing).
+    assert abs(Fraction(m) - mean) <= 1e-15 * (abs(float(mean)) + math.sqrt(float(exact_m2) / y.size))
+    assert lre(m2, decimal(exact_m2)) >= 13.5
