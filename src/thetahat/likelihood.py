@@ -275,7 +275,7 @@ def _with_prior(
     def neg_log_prior(zz: Any) -> Any:
         return -layout.log_prior(layout.unpack(zz, fixed_flat, bounds))  # type: ignore[misc]
 
-    prior = (neg_log_prior(z), jax.grad(neg_log_prior)(z))
+    prior: tuple[Any, ...] = (neg_log_prior(z), jax.grad(neg_log_prior)(z))
     if hessian:
         prior += (jax.hessian(neg_log_prior)(z),)
     return tuple(a + b for a, b in zip(parts, prior))

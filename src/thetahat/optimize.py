@@ -260,7 +260,10 @@ def _run_loop(
     state = _initial_state(np.pad(np.asarray(z0, np.float64), (0, size - p)), np)
     for i in range(max_iter + 3):  # START, max_iter trust steps, POLISH
         if i == 0 and first is not None:
-            f, g, h = _pad_derivatives(*(np.asarray(v, np.float64) for v in first), size)
+            f0, g0, h0 = first
+            f, g, h = _pad_derivatives(
+                np.float64(f0), np.asarray(g0, np.float64), np.asarray(h0, np.float64), size
+            )
         else:
             f, g, h = vgh(state.candidate, x, w, fixed, bounds)
         state = _compiled_advance(state, f, g, h, tol, max_iter)
@@ -425,8 +428,9 @@ def solve(
     data = (jax.device_put(xp, may_alias=True), jax.device_put(wp, may_alias=True))
     fixed = jnp.asarray(fixed_flat, dtype=jnp.float64)
     bnds = jnp.asarray(bounds, dtype=jnp.float64)
-    z_start = jnp.asarray(z0, dtype=jnp.float64)
-    first, done, it0 = None, None, 0
+    z_start = np.asarray(z0, dtype=np.float64)
+    first: tuple[Any, Any, Any] | None = None
+    done, it0 = False, 0
     if x.shape[0] >= LARGE and layout.log_prior is None:
         shortcut = _subsample_start(layout, z_start, x, w, fixed, bnds, solver)
         if shortcut is not None:
@@ -436,24 +440,24 @@ def solve(
             # reuses (Shamanskii's method); a round that cannot take a single
             # step hands over to the trust region.
             for _ in range(_LAGGED_ROUNDS):
-                (z_start, *first), done, more = _lagged_newton(
+                (z_start, f1, g1, h1), done, more = _lagged_newton(
                     layout, z_start, h_lagged, *data, fixed, bnds, solver.tol, known, known is not None
                 )
+                first = (f1, g1, h1)
                 it0 += more
                 if done or more == 0:
                     break
-                known, h_lagged = first[:2], first[2]
-    if done:
-        z, (f, g, h), radius, it = z_start, first, 1.0, it0
-        dec = _decrement(g, h)
+                known, h_lagged = (f1, g1), h1
+    if done and first is not None:
+        f_end, g_end, h_end = first
+        z_end, radius, it, dec_end = z_start, 1.0, it0, _decrement(g_end, h_end)
     else:
-        z, f, g, h, radius, it, dec = _run_loop(
+        z_end, f_end, g_end, h_end, radius, it_loop, dec_end = _run_loop(
             layout, z_start, *data, fixed, bnds, solver.tol, solver.max_iter, first
         )
-        it = int(it) + it0
-    z, f, g, h, it, dec = (np.asarray(v) for v in (z, f, g, h, it, dec))
-    f = float(f)
-    dec = float(dec)
+        it = int(it_loop) + it0
+    z, g, h = np.asarray(z_end), np.asarray(g_end), np.asarray(h_end)
+    f, dec = float(f_end), float(dec_end)
     converged_flag, floor_flag = convergence(f, dec, radius, z, solver.tol)
     converged, at_rounding_floor = bool(converged_flag), bool(floor_flag)
     if at_rounding_floor:
@@ -462,11 +466,11 @@ def solve(
         message = "converged: Newton decrement below tolerance"
     elif not np.isfinite(dec):
         message = "stopped where the Hessian is not positive definite (no strict local maximum)"
-    elif int(it) >= solver.max_iter:
+    elif it >= solver.max_iter:
         message = f"iteration limit ({solver.max_iter}) reached"
     else:
         message = "no further progress possible: trust region collapsed"
-    return Solution(z, f, g, h, int(it), dec, converged, message)
+    return Solution(z, f, g, h, it, dec, converged, message)
 
 
 def subsample(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -592,9 +596,9 @@ def _lagged_newton(
         f, g = (np.asarray(v) for v in known)
     else:
         f, g, h = (np.asarray(v) for v in vgh(jnp.asarray(z), x, w, fixed, bounds))
-    f = float(f)
-    converged = bool(np.isfinite(f) and _decrement(g, h) <= tol * (1.0 + abs(f)))
-    return (z, f, g, h), converged, steps
+    f_end = float(f)
+    converged = bool(np.isfinite(f_end) and _decrement(g, h) <= tol * (1.0 + abs(f_end)))
+    return (z, f_end, g, h), converged, steps
 
 
 def _secant_update(h: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -116,24 +116,3 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     cum = np.cumsum(w[order])
     idx = int(np.searchsorted(cum, q * cum[-1], side="left"))
     return float(x[order][min(idx, x.size - 1)])
-
-
-class _LazyModule:
-    """A module imported on first attribute access.
-
-    scipy.special and scipy.optimize cost ~0.3 s and ~0.6 s to import; the
-    families need them only inside some closed forms, so a fresh process that
-    fits a normal should not pay for them.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        import importlib
-
-        return getattr(importlib.import_module(self._name), attr)
-
-
-special: Any = _LazyModule("scipy.special")
-optimize: Any = _LazyModule("scipy.optimize")

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, i0e, i1e
-from thetahat.families._helpers import optimize, special
+from thetahat._lazy import optimize, special
 
 from thetahat.constraints import positive, real
 from thetahat.errors import DataError

@@ -10,7 +10,8 @@ import numpy as np
 
 from thetahat.constraints import positive, real
 from thetahat.families import register
-from thetahat.families._helpers import special, weighted_mean_var, weighted_quantile
+from thetahat._lazy import special
+from thetahat.families._helpers import weighted_mean_var, weighted_quantile
 from thetahat.families._special import softplus
 from thetahat.families.base import Family, Param
 

@@ -23,7 +23,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, xlog1py, xlogy
-from thetahat.families._helpers import special
+from thetahat._lazy import special
 
 from thetahat.constraints import positive, simplex, unit_interval
 from thetahat.data import is_unit

@@ -21,7 +21,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
-from thetahat.families._helpers import special
+from thetahat._lazy import special
 
 from thetahat.constraints import Interval, positive, real
 from thetahat.data import is_unit

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
-from scipy import special
 
+from thetahat._lazy import special
 from thetahat.errors import DataError
 
 __all__ = ["Link", "LINKS", "get_link"]
@@ -55,9 +55,9 @@ LINKS: dict[str, Link] = {
     "identity": Link("identity", lambda e: e, lambda e: np.asarray(e, float),
                      lambda m: np.asarray(m, float), lambda e: np.ones_like(np.asarray(e, float))),
     "log": Link("log", jnp.exp, np.exp, np.log, np.exp),
-    "logit": Link("logit", lambda e: 1.0 / (1.0 + jnp.exp(-e)), special.expit, special.logit,
-                  lambda e: special.expit(e) * special.expit(-np.asarray(e))),
-    "probit": Link("probit", ndtr, special.ndtr, special.ndtri, _probit_dmu),
+    "logit": Link("logit", lambda e: 1.0 / (1.0 + jnp.exp(-e)), lambda e: special.expit(e),
+                  lambda m: special.logit(m), lambda e: special.expit(e) * special.expit(-np.asarray(e))),
+    "probit": Link("probit", ndtr, lambda e: special.ndtr(e), lambda m: special.ndtri(m), _probit_dmu),
     "inverse": Link("inverse", lambda e: 1.0 / e, lambda e: 1.0 / np.asarray(e),
                     lambda m: 1.0 / np.asarray(m), lambda e: -1.0 / np.asarray(e) ** 2),
 }

@@ -24,8 +24,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, log_ndtr, xlog1py, xlogy
-from scipy import special, stats
 
+from thetahat._lazy import special, stats
 from thetahat.constraints import positive, real
 from thetahat.errors import DataError
 from thetahat.families._special import softplus
@@ -149,7 +149,6 @@ _LOGPDF: dict[str, Callable[..., Any]] = {
     "student_t": _student_t, "weibull": _weibull,
 }
 
-_G = special.gamma
 _MOMENTS: dict[str, Callable[..., Any]] = {
     "normal": lambda m, sigma: (m, np.full_like(m, sigma**2)),
     "bernoulli": lambda p: (p, p * (1 - p)),
@@ -160,8 +159,8 @@ _MOMENTS: dict[str, Callable[..., Any]] = {
                                      np.expm1(sigma**2) * np.exp(2 * loc + sigma**2)),
     "student_t": lambda m, sigma, df: (np.where(df > 1, m, np.nan),
                                        np.full_like(m, sigma**2 * df / (df - 2) if df > 2 else np.inf)),
-    "weibull": lambda lam, shape: (lam * _G(1 + 1 / shape),
-                                   lam**2 * (_G(1 + 2 / shape) - _G(1 + 1 / shape) ** 2)),
+    "weibull": lambda lam, shape: (lam * special.gamma(1 + 1 / shape),
+                                   lam**2 * (special.gamma(1 + 2 / shape) - special.gamma(1 + 1 / shape) ** 2)),
 }
 
 
