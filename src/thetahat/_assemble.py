@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -151,7 +152,7 @@ def _flat_names(layout: Layout, est: _Estimation) -> tuple[list[str], np.ndarray
     names, scales = [], []
     for name, bij in layout.free:
         jac = est.std.jacobian(est.fam.param(name).role)
-        size = int(np.prod(bij.shape, dtype=int))
+        size = math.prod(bij.shape)
         if bij.shape == ():
             names.append(name)
         else:
@@ -167,7 +168,7 @@ def _standard_errors(
     var = np.sqrt(np.clip(np.diag(cov_std), 0, None)) * factor if cov_std.size else np.zeros(0)
     start = 0
     for name, bij in layout.free:
-        size = int(np.prod(bij.shape, dtype=int))
+        size = math.prod(bij.shape)
         block = var[start : start + size]
         se[name] = float(block[0]) if bij.shape == () else block.reshape(bij.shape)
         start += size

@@ -9,6 +9,7 @@ from the original estimate. One compilation, one dispatch, no Python loop.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
@@ -115,7 +116,7 @@ def refit_batch(
     params: dict[str, NDArray[np.float64]] = {}
     start = 0
     for name, bij in layout.free:
-        size = int(np.prod(bij.shape, dtype=int))
+        size = math.prod(bij.shape)
         block = values[:, start : start + size].reshape((n_batch,) + bij.shape)
         params[name] = np.asarray(est.std.param_from_std(est.fam.param(name).role, block))
         start += size

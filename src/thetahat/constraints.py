@@ -11,6 +11,7 @@ which is only known at fit time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -69,9 +70,12 @@ class Interval(Constraint):
         return Interval(max(float(self.low), low), min(float(self.high), high))
 
     def check(self, value: np.ndarray) -> bool:
-        value = np.asarray(value, dtype=float)
         low = -np.inf if isinstance(self.low, str) else self.low
         high = np.inf if isinstance(self.high, str) else self.high
+        if np.ndim(value) == 0:  # the common scalar case, without array reductions
+            v = float(value)
+            return math.isfinite(v) and low < v < high
+        value = np.asarray(value, dtype=float)
         finite = bool(np.all(np.isfinite(value)))
         return finite and bool(np.all((value > low) & (value < high)))
 

@@ -7,6 +7,7 @@ information -> FitResult in the user's units.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -549,7 +550,7 @@ def _numeric(constraint: Any) -> Any:
 def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:
     parts, start = [], 0
     for _, bij in layout.free:
-        size = int(np.prod(bij.shape, dtype=int))
+        size = math.prod(bij.shape)
         parts.append(flat[start : start + size].reshape(bij.shape))
         start += size
     return parts

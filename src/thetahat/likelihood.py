@@ -11,6 +11,7 @@ over groups without touching the families.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,7 @@ class Layout:
             start += bij.size
         start = 0
         for name, shape in self.fixed:
-            size = int(np.prod(shape, dtype=int))
+            size = math.prod(shape)
             params[name] = fixed_flat[start : start + size].reshape(shape)
             start += size
         return params

@@ -539,16 +539,19 @@ def _lagged_newton(
     known: Any = None,
     exact: bool = False,
 ) -> tuple[tuple[Any, ...], bool, int]:
-    """Newton steps with a fixed Hessian ``h`` and exact gradients on all rows.
+    """Newton steps with a lagged Hessian ``h`` and exact gradients on all rows.
 
     Near the optimum a Hessian that is off by a small relative error
     (here: the subsample's, rescaled) still contracts the error by about that
     factor per step (the chord method), and a gradient pass costs a
-    fraction of a Hessian pass. A step is kept when the NLL does not rise
-    and the decrement ``g' h^-1 g`` shrinks; the round ends after one
-    polishing step past ``tol``, after a step that shrinks it by less than
-    ``_LAGGED_CONTRACTION``, or after a refused one. The last pass then
-    evaluates the exact Hessian at the estimate.
+    fraction of a Hessian pass; a BFGS update after each step
+    (:func:`_secant_update`) corrects ``h`` along the steps taken. A step is
+    kept when the NLL does not rise and the decrement ``g' h^-1 g`` shrinks;
+    the round ends after one polishing step past ``tol``, after a step that
+    shrinks it by less than ``_LAGGED_CONTRACTION``, or after a refused one.
+    The last pass evaluates the exact Hessian at the estimate; when the last
+    contraction predicts that a step ends the round polished
+    (``_LAGGED_FINISH``), that pass is made at the step's point directly.
 
     Returns ``((z, f, g, H), converged, steps)``, exact ``f, g, H`` at ``z``;
     ``converged`` when the exact decrement there meets ``tol``. ``known``:

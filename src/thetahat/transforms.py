@@ -12,6 +12,7 @@ when a bound depends on the data (a threshold below ``min(x)``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ class Bijector:
         if self.kind == "cholesky":
             d = self.shape[0]
             return d * (d + 1) // 2
-        return int(np.prod(self.shape, dtype=int))
+        return math.prod(self.shape)
 
     def forward(self, z: Any, low: Any = -jnp.inf, high: Any = jnp.inf) -> Any:
         """Map the unconstrained slice ``z`` into the domain (jax.numpy)."""
@@ -125,8 +126,8 @@ def biject_to(constraint: Constraint, shape: tuple[int, ...] = ()) -> Bijector:
     if isinstance(constraint, PositiveDefinite):
         return Bijector("cholesky", shape)
     if isinstance(constraint, Interval):
-        has_low = not (isinstance(constraint.low, float | int) and np.isneginf(constraint.low))
-        has_high = not (isinstance(constraint.high, float | int) and np.isposinf(constraint.high))
+        has_low = not (isinstance(constraint.low, float | int) and constraint.low == -math.inf)
+        has_high = not (isinstance(constraint.high, float | int) and constraint.high == math.inf)
         kind = {
             (False, False): "identity",
             (True, False): "lower",
