@@ -286,7 +286,7 @@ def test_python_driven_loop_equals_compiled_loop(family: str) -> None:
     tol, max_iter = captured["solver"].tol, captured["solver"].max_iter
     with jax.enable_x64(True):
         args = [jnp.asarray(a, dtype=jnp.float64) for a in (z0, x, w, fixed, bounds)]
-        looped = _run_loop(layout, *args, tol, max_iter)
+        looped = _run_loop(layout, args[0], (args[1], args[2]), *args[3:], tol, max_iter)
         compiled = _compiled_solver(layout)(*args, tol, max_iter)
     (z1, f1, g1, h1, _, it1, _), (z2, f2, g2, h2, _, it2, _) = (
         [np.asarray(v) for v in out] for out in (looped, compiled))
@@ -374,7 +374,8 @@ def test_lagged_newton_hands_over_when_its_hessian_is_useless() -> None:
     layout = Layout(fam, (("mu", Bijector("identity")), ("sigma", Bijector("lower"))), ())
     x = np.random.default_rng(0).normal(2.0, 3.0, 1000)
     with jax.enable_x64(True):
-        args = (jnp.asarray(x), jnp.ones(1000), jnp.zeros(0), jnp.asarray([[-np.inf, np.inf], [0.0, np.inf]]))
+        data = (jnp.asarray(x), jnp.ones(1000))
+        args = (data, jnp.zeros(0), jnp.asarray([[-np.inf, np.inf], [0.0, np.inf]]))
         (z, f, g, h), converged, steps = _lagged_newton(layout, np.array([0.0, 0.0]), -np.eye(2), *args, 1e-12)
     assert steps == 0 and not converged
     np.testing.assert_array_equal(z, [0.0, 0.0])
@@ -481,3 +482,38 @@ def test_subsample_keeps_the_extremes_of_the_used_rows() -> None:
     w[7] = 0.0  # a deleted row is no end
     xs, _ = subsample(x, w)
     assert xs.min() == x[w > 0].min() > -50.0
+
+
+@pytest.mark.parametrize("family", ["student_t", "logistic regression"])
+def test_blocked_passes_equal_whole_array_passes(family: str) -> None:
+    """Data in device blocks (one compilation for every size) sum to the single-array pass."""
+    import dataclasses
+
+    from thetahat.likelihood import CHUNK, Layout
+    from thetahat.optimize import _Blocks, device_data, _eval_vg, eval_vgh, pad_to_bucket
+    from thetahat.regression.models import linear_family
+    from thetahat.transforms import Bijector
+
+    rng = np.random.default_rng(2)
+    n = 16 * CHUNK + 3 * CHUNK + 777  # one long gradient block, then CHUNK blocks
+    if family == "student_t":
+        layout = Layout(get_family("student_t"), (("df", Bijector("lower")), ("mu", Bijector("identity")),
+                                                   ("sigma", Bijector("lower"))), ())
+        x, z = rng.standard_t(4.0, n), np.array([1.2, 0.1, -0.3])
+        bounds = np.array([[0.0, np.inf], [-np.inf, np.inf], [0.0, np.inf]])
+    else:
+        layout = Layout(linear_family("bernoulli", "logit"), (("coef", Bijector("identity", (3,))),), ())
+        X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+        x = np.column_stack([(rng.random(n) < 0.4) * 1.0, X])
+        z, bounds = np.array([0.1, -0.2, 0.3]), np.array([[-np.inf, np.inf]])
+    layout = dataclasses.replace(layout, guard=False)
+    xp, wp = pad_to_bucket(x, np.ones(n))
+    with jax.enable_x64(True):
+        blocked = device_data(xp, wp, layout)
+        assert isinstance(blocked, _Blocks) and len(blocked.gradient) < len(blocked.hessian)
+        whole = (jnp.asarray(xp), jnp.asarray(wp))
+        fixed, bnds = jnp.zeros(0), jnp.asarray(bounds)
+        for a, b in zip(eval_vgh(layout, z, blocked, fixed, bnds), eval_vgh(layout, z, whole, fixed, bnds)):
+            np.testing.assert_allclose(a, b, rtol=1e-11)
+        for a, b in zip(_eval_vg(layout, z, blocked, fixed, bnds), _eval_vg(layout, z, whole, fixed, bnds)):
+            np.testing.assert_allclose(a, b, rtol=1e-11)

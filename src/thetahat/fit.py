@@ -28,7 +28,8 @@ from thetahat.optimize import (
     LARGE,
     Solution,
     TrustRegionNewton,
-    compiled_vgh,
+    device_data,
+    eval_vgh,
     pad_to_bucket,
     solve,
     subsample,
@@ -470,10 +471,8 @@ class _Estimation:
                             exact={k: all_std[k] for k in regular})
 
     def _data_vgh(self, layout: Layout, z: np.ndarray, fixed_flat: np.ndarray, bounds: np.ndarray) -> Any:
-        xp, wp = pad_to_bucket(self.xs, self.w)
-        return compiled_vgh(layout)(
-            jnp.asarray(z), xp, wp, jnp.asarray(fixed_flat), jnp.asarray(bounds)
-        )
+        data = device_data(*pad_to_bucket(self.xs, self.w), layout)
+        return eval_vgh(layout, z, data, jnp.asarray(fixed_flat), jnp.asarray(bounds))
 
     def _result(
         self,

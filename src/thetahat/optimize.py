@@ -34,7 +34,10 @@ from thetahat._jit import jit
 from thetahat.data import is_unit, strided_rows
 from thetahat.likelihood import CHUNK, Layout, nll_value_grad, nll_value_grad_hess
 
-__all__ = ["LARGE", "Solution", "TrustRegionNewton", "bucket_rows", "pad_to_bucket", "solve", "subsample"]
+__all__ = [
+    "LARGE", "Solution", "TrustRegionNewton", "bucket_rows", "device_data", "eval_vgh", "pad_to_bucket",
+    "solve", "subsample",
+]
 
 
 class Solution(NamedTuple):
@@ -238,8 +241,7 @@ def _compiled_solver(layout: Layout) -> Callable[..., Any]:
 def _run_loop(
     layout: Layout,
     z0: Any,
-    x: Any,
-    w: Any,
+    data: Any,
     fixed: Any,
     bounds: Any,
     tol: float,
@@ -251,12 +253,18 @@ def _run_loop(
     Each pass calls the layout's compiled value/gradient/Hessian and the
     shared compiled :func:`_advance`; a new family then compiles only its
     likelihood (a fraction of the whole-loop program), at ~0.1 ms of
-    dispatch per iteration. ``first``: the (value, gradient, Hessian) at
-    ``z0`` when the caller already has them.
+    dispatch per iteration. ``data``: from :func:`device_data`. ``first``:
+    the (value, gradient, Hessian) at ``z0`` when the caller already has them.
     """
     p = z0.shape[0]
     size = max(p, _STEP_SIZE)
-    vgh = _padded_vgh(layout, size)
+    if isinstance(data, _Blocks):
+        def vgh(candidate: Any, *_: Any) -> Any:
+            return _pad_derivatives(*eval_vgh(layout, np.asarray(candidate)[:p], data, fixed, bounds), size)
+        x = w = None
+    else:
+        vgh = _padded_vgh(layout, size)
+        x, w = data
     state = _initial_state(np.pad(np.asarray(z0, np.float64), (0, size - p)), np)
     for i in range(max_iter + 3):  # START, max_iter trust steps, POLISH
         if i == 0 and first is not None:
@@ -403,6 +411,78 @@ LARGE = 4 * CHUNK
 SUBSAMPLE = CHUNK
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """Device data as blocks of rows: one compiled program per block length serves every sample size.
+
+    ``hessian``: blocks of ``CHUNK`` rows (the subsample of a large fit is one
+    of them, so it shares the full data's compiled Hessian pass);
+    ``gradient``: blocks of ``_GRADIENT_ROWS`` rows and the rest in ``CHUNK``
+    rows (a linear predictor's gradient pass is faster over long blocks).
+    Both are views of the same padded host array, shared, not copied.
+    """
+
+    hessian: tuple[tuple[Any, Any], ...]
+    gradient: tuple[tuple[Any, Any], ...]
+
+
+#: Rows per block of the gradient-only passes over blocked data.
+_GRADIENT_ROWS = 16 * CHUNK
+
+
+def device_data(xp: np.ndarray, wp: np.ndarray, layout: Layout) -> Any:
+    """Padded data on the device: whole arrays below ``CHUNK`` rows (or with a prior), else :class:`_Blocks`.
+
+    On the CPU the arrays are shared with numpy instead of copied (read only
+    here): at 1e6 rows a copy costs more than an iteration.
+    """
+    n = xp.shape[0]
+    if n < CHUNK or layout.log_prior is not None:  # the prior enters once, not per block
+        return jax.device_put(xp, may_alias=True), jax.device_put(wp, may_alias=True)
+
+    def blocks(start: int, stop: int, rows: int) -> tuple[tuple[Any, Any], ...]:
+        return tuple(
+            (jax.device_put(xp[i : i + rows], may_alias=True), jax.device_put(wp[i : i + rows], may_alias=True))
+            for i in range(start, stop, rows)
+        )
+
+    long_end = n // _GRADIENT_ROWS * _GRADIENT_ROWS
+    return _Blocks(blocks(0, n, CHUNK), blocks(0, long_end, _GRADIENT_ROWS) + blocks(long_end, n, CHUNK))
+
+
+def _summed(fn: Callable[..., Any], z: Any, blocks: Any, fixed: Any, bounds: Any) -> tuple[np.ndarray, ...]:
+    """The sum over blocks of ``fn(z, x_block, w_block, fixed, bounds)`` (host arrays).
+
+    Every block is dispatched before the first result is read, so the
+    device works through them back to back.
+    """
+    z = jnp.asarray(z)
+    parts = [fn(z, xb, wb, fixed, bounds) for xb, wb in blocks]
+    total = [np.array(v, np.float64) for v in parts[0]]
+    for part in parts[1:]:
+        for acc, v in zip(total, part):
+            acc += np.asarray(v)
+    return tuple(total)
+
+
+def eval_vgh(layout: Layout, z: Any, data: Any, fixed: Any, bounds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NLL value, gradient and Hessian at ``z`` over :func:`device_data` (host arrays)."""
+    if isinstance(data, _Blocks):
+        f, g, h = _summed(compiled_vgh(layout), z, data.hessian, fixed, bounds)
+    else:
+        f, g, h = (np.asarray(v) for v in compiled_vgh(layout)(jnp.asarray(z), *data, fixed, bounds))
+    return f, g, h
+
+
+def _eval_vg(layout: Layout, z: Any, data: Any, fixed: Any, bounds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """NLL value and gradient at ``z`` over :func:`device_data` (host arrays)."""
+    if isinstance(data, _Blocks):
+        f, g = _summed(_compiled_vg(layout), z, data.gradient, fixed, bounds)
+    else:
+        f, g = (np.asarray(v) for v in _compiled_vg(layout)(jnp.asarray(z), *data, fixed, bounds))
+    return f, g
+
+
 def solve(
     layout: Layout,
     z0: np.ndarray,
@@ -422,10 +502,7 @@ def solve(
     """
     if np.all(w > 0):  # zero weights are then padding copies of row 0
         layout = dataclasses.replace(layout, guard=False)
-    xp, wp = pad_to_bucket(x, w)
-    # On the CPU the data may be shared with numpy instead of copied
-    # (read only here): at 1e6 rows the copy costs more than an iteration.
-    data = (jax.device_put(xp, may_alias=True), jax.device_put(wp, may_alias=True))
+    data = device_data(*pad_to_bucket(x, w), layout)
     fixed = jnp.asarray(fixed_flat, dtype=jnp.float64)
     bnds = jnp.asarray(bounds, dtype=jnp.float64)
     z_start = np.asarray(z0, dtype=np.float64)
@@ -441,7 +518,7 @@ def solve(
             # step hands over to the trust region.
             for _ in range(_LAGGED_ROUNDS):
                 (z_start, f1, g1, h1), done, more = _lagged_newton(
-                    layout, z_start, h_lagged, *data, fixed, bnds, solver.tol, known, known is not None
+                    layout, z_start, h_lagged, data, fixed, bnds, solver.tol, known, known is not None
                 )
                 first = (f1, g1, h1)
                 it0 += more
@@ -453,7 +530,7 @@ def solve(
         z_end, radius, it, dec_end = z_start, 1.0, it0, _decrement(g_end, h_end)
     else:
         z_end, f_end, g_end, h_end, radius, it_loop, dec_end = _run_loop(
-            layout, z_start, *data, fixed, bnds, solver.tol, solver.max_iter, first
+            layout, z_start, data, fixed, bnds, solver.tol, solver.max_iter, first
         )
         it = int(it_loop) + it0
     z, g, h = np.asarray(z_end), np.asarray(g_end), np.asarray(h_end)
@@ -506,9 +583,8 @@ def _subsample_start(
     ws_total = float(np.sum(ws))
     if not ws_total > 0.0:
         return None
-    xs, ws = pad_to_bucket(xs, ws)
     z, f, g, h, radius, it, dec = _run_loop(
-        layout, z0, jnp.asarray(xs), jnp.asarray(ws), fixed, bounds, solver.tol, solver.max_iter
+        layout, z0, device_data(*pad_to_bucket(xs, ws), layout), fixed, bounds, solver.tol, solver.max_iter
     )
     converged, _ = convergence(f, dec, radius, np.asarray(z), solver.tol)
     if not bool(converged):
@@ -531,8 +607,7 @@ def _lagged_newton(
     layout: Layout,
     z: np.ndarray,
     h: np.ndarray,
-    x: Any,
-    w: Any,
+    data: Any,
     fixed: Any,
     bounds: Any,
     tol: float,
@@ -558,13 +633,12 @@ def _lagged_newton(
     ``(f, g)`` at ``z`` when the caller has them; ``exact``: ``h`` is the
     Hessian at ``z`` itself (then no step means no new pass).
     """
-    vg, vgh = _compiled_vg(layout), compiled_vgh(layout)
     lam, q = np.linalg.eigh(h)
     steps = 0
     final = None  # exact (f, g, H) at z once a Hessian pass was made there
     if lam[0] > 1e-14 * (1.0 + np.max(np.abs(lam))):
         if known is None:
-            known = vg(jnp.asarray(z), x, w, fixed, bounds)
+            known = _eval_vg(layout, z, data, fixed, bounds)
         f, g = (np.asarray(v) for v in known)
         dec = _decrement(g, h, lam, q)
         rate = None  # the decrement's contraction per step, once seen
@@ -576,12 +650,12 @@ def _lagged_newton(
             if rate is not None and dec * rate <= _LAGGED_FINISH * tol * (1.0 + abs(f)):
                 # This step is predicted to end the round polished: its pass
                 # is the exact-Hessian pass (saves a gradient pass).
-                f_new, g_new, h_new = (np.asarray(v) for v in vgh(jnp.asarray(candidate), x, w, fixed, bounds))
+                f_new, g_new, h_new = eval_vgh(layout, candidate, data, fixed, bounds)
                 if np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)):
                     z, final = candidate, (f_new, g_new, h_new)
                     steps += 1
                 break
-            f_new, g_new = (np.asarray(v) for v in vg(jnp.asarray(candidate), x, w, fixed, bounds))
+            f_new, g_new = _eval_vg(layout, candidate, data, fixed, bounds)
             dec_new = _decrement(g_new, h, lam, q)
             if not (np.isfinite(f_new) and f_new <= f + 1e-12 * (1.0 + abs(f)) and dec_new < dec):
                 break
@@ -598,7 +672,7 @@ def _lagged_newton(
     elif steps == 0 and exact:
         f, g = (np.asarray(v) for v in known)
     else:
-        f, g, h = (np.asarray(v) for v in vgh(jnp.asarray(z), x, w, fixed, bounds))
+        f, g, h = eval_vgh(layout, z, data, fixed, bounds)
     f_end = float(f)
     converged = bool(np.isfinite(f_end) and _decrement(g, h) <= tol * (1.0 + abs(f_end)))
     return (z, f_end, g, h), converged, steps
