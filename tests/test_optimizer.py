@@ -517,3 +517,22 @@ def test_blocked_passes_equal_whole_array_passes(family: str) -> None:
             np.testing.assert_allclose(a, b, rtol=1e-11)
         for a, b in zip(_eval_vg(layout, z, blocked, fixed, bnds), _eval_vg(layout, z, whole, fixed, bnds)):
             np.testing.assert_allclose(a, b, rtol=1e-11)
+
+
+def test_large_weighted_fit_equals_the_fit_without_the_deleted_rows() -> None:
+    """Zero weights delete rows on the large-data path too (blocked passes, weighted subsample)."""
+    import thetahat.optimize as optimize
+
+    rng = np.random.default_rng(9)
+    x = 10.0 + rng.gamma(3.0, 1.5, optimize.LARGE + 4321)
+    w = np.ones(x.size)
+    w[::7] = 0.0
+    x[::7] = -1e6  # outside the support, but deleted: must not matter
+    weighted = thetahat.fit(x, "gamma", free=["loc"], weights=w)
+    kept = thetahat.fit(x[w > 0], "gamma", free=["loc"])
+    assert weighted.converged and kept.converged
+    assert weighted.nobs == kept.nobs
+    assert weighted.loglik == pytest.approx(kept.loglik, rel=1e-12)
+    for name in kept.params:
+        assert abs(weighted.params[name] - kept.params[name]) <= 1e-4 * kept.se[name]
+        assert weighted.se[name] == pytest.approx(kept.se[name], rel=1e-5)
