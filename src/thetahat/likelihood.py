@@ -23,10 +23,12 @@ import numpy as np
 from thetahat.families.base import Family
 from thetahat.transforms import Bijector
 
-__all__ = ["CHUNK", "Layout", "loglik_terms", "nll", "nll_value_grad", "nll_value_grad_hess"]
+__all__ = ["CHUNK", "LONG_BLOCK", "Layout", "loglik_terms", "nll", "nll_value_grad", "nll_value_grad_hess"]
 
 #: Rows per block when accumulating derivatives over large data.
 CHUNK = 65536
+#: Rows per block (at most) of a linear predictor's value-and-gradient pass.
+LONG_BLOCK = 16 * CHUNK
 #: Up to this many free parameters, derivatives use forward mode only.
 FORWARD_MODE_MAX = 4
 
@@ -240,12 +242,8 @@ def nll_value_grad(
     # few elementwise terms: XLA runs them ~2x faster over long blocks than
     # over cache-sized ones (unlike the Hessian, whose per-row outer products
     # want the cache).
-    rows = _LINEAR_VG_ROWS if linear else CHUNK
+    rows = LONG_BLOCK if linear else CHUNK
     return _with_prior(layout, z, fixed_flat, bounds, _sum_over_blocks(block, x, w, rows), hessian=False)
-
-
-#: Rows per block (at most) of a linear predictor's value-and-gradient pass.
-_LINEAR_VG_ROWS = 16 * CHUNK
 
 
 def _sum_over_blocks(block: Callable[[Any, Any], Any], x: Any, w: Any, rows: int = CHUNK) -> Any:

@@ -32,7 +32,7 @@ import numpy as np
 
 from thetahat._jit import jit
 from thetahat.data import is_unit, strided_rows
-from thetahat.likelihood import CHUNK, Layout, nll_value_grad, nll_value_grad_hess
+from thetahat.likelihood import CHUNK, LONG_BLOCK, Layout, nll_value_grad, nll_value_grad_hess
 
 __all__ = [
     "LARGE", "Solution", "TrustRegionNewton", "bucket_rows", "device_data", "eval_vgh", "pad_to_bucket",
@@ -417,17 +417,13 @@ class _Blocks:
 
     ``hessian``: blocks of ``CHUNK`` rows (the subsample of a large fit is one
     of them, so it shares the full data's compiled Hessian pass);
-    ``gradient``: blocks of ``_GRADIENT_ROWS`` rows and the rest in ``CHUNK``
+    ``gradient``: blocks of ``LONG_BLOCK`` rows and the rest in ``CHUNK``
     rows (a linear predictor's gradient pass is faster over long blocks).
     Both are views of the same padded host array, shared, not copied.
     """
 
     hessian: tuple[tuple[Any, Any], ...]
     gradient: tuple[tuple[Any, Any], ...]
-
-
-#: Rows per block of the gradient-only passes over blocked data.
-_GRADIENT_ROWS = 16 * CHUNK
 
 
 def device_data(xp: np.ndarray, wp: np.ndarray, layout: Layout) -> Any:
@@ -446,8 +442,8 @@ def device_data(xp: np.ndarray, wp: np.ndarray, layout: Layout) -> Any:
             for i in range(start, stop, rows)
         )
 
-    long_end = n // _GRADIENT_ROWS * _GRADIENT_ROWS
-    return _Blocks(blocks(0, n, CHUNK), blocks(0, long_end, _GRADIENT_ROWS) + blocks(long_end, n, CHUNK))
+    long_end = n // LONG_BLOCK * LONG_BLOCK
+    return _Blocks(blocks(0, n, CHUNK), blocks(0, long_end, LONG_BLOCK) + blocks(long_end, n, CHUNK))
 
 
 def _summed(fn: Callable[..., Any], z: Any, blocks: Any, fixed: Any, bounds: Any) -> tuple[np.ndarray, ...]:
