@@ -536,3 +536,42 @@ def test_large_weighted_fit_equals_the_fit_without_the_deleted_rows() -> None:
     for name in kept.params:
         assert abs(weighted.params[name] - kept.params[name]) <= 1e-4 * kept.se[name]
         assert weighted.se[name] == pytest.approx(kept.se[name], rel=1e-5)
+
+
+@pytest.mark.parametrize("free_loc", [True, False])
+def test_threshold_feature_sums_equal_the_generic_likelihood(free_loc: bool) -> None:
+    """The gamma's feature-sum path (Family.threshold_param) gives the generic value, score and Hessian."""
+    from thetahat.likelihood import (
+        Layout, _forward_value_grad_hess, _threshold_block, nll, nll_value_grad, nll_value_grad_hess,
+    )
+    from thetahat.transforms import Bijector
+
+    fam = get_family("gamma")
+    rng = np.random.default_rng(6)
+    x = 2.0 + rng.gamma(3.0, 0.7, 5000)
+    w = rng.integers(0, 3, x.size).astype(float)
+    x[np.flatnonzero(w == 0)[:10]] = -5.0  # deleted rows may sit below the threshold
+    if free_loc:
+        free = (("shape", Bijector("lower")), ("rate", Bijector("lower")), ("loc", Bijector("upper")))
+        layout = Layout(fam, free, ())
+        z, fixed = np.array([0.9, -0.2, -0.4]), np.zeros(0)
+        bounds = np.array([[0.0, np.inf], [0.0, np.inf], [-np.inf, float(x[w > 0].min())]])
+    else:
+        layout = Layout(fam, (("shape", Bijector("lower")), ("rate", Bijector("lower"))), (("loc", ()),))
+        z, fixed = np.array([0.9, -0.2]), np.array([1.5])
+        bounds = np.array([[0.0, np.inf], [0.0, np.inf]])
+    with jax.enable_x64(True):
+        args = (jnp.asarray(x), jnp.asarray(w), jnp.asarray(fixed), jnp.asarray(bounds))
+        fast = nll_value_grad_hess(layout, jnp.asarray(z), *args)
+        fast_vg = nll_value_grad(layout, jnp.asarray(z), *args)
+        generic = _forward_value_grad_hess(lambda zz: nll(layout, zz, *args), jnp.asarray(z))
+        # A used row at or below the threshold: +inf, like the log-density's -inf.
+        w_bad = w.copy()
+        w_bad[np.argmin(np.where(w > 0, x, np.inf))] = 0.0
+        below = float(_threshold_block(layout, jnp.asarray(z), jnp.asarray(np.r_[x, 1.0]),
+                                       jnp.asarray(np.r_[w_bad, 1.0]), *args[2:])[0])
+    for a, b in zip(fast, generic):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11)
+    for a, b in zip(fast_vg, generic):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11)
+    assert below == np.inf

@@ -143,6 +143,17 @@ class Family:
     #: rule, X' diag(d2 l / d eta2) X, instead of differentiating through X.
     linear_coef: ClassVar[str | None] = None
 
+    #: Name of a threshold parameter ``t`` above which the log-density is
+    #: linear in a few features of the data: ``logpdf(x, **params) ==
+    #: a + b @ threshold_features(x, t)`` with ``(a, b) = natural(**params)``
+    #: (e.g. the gamma's ``(log(x - t), x - t)``, a tuple of row arrays);
+    #: None for most families.
+    #: The derivative sweeps of the likelihood then need only the weighted
+    #: sums of the features and of their first two derivatives in ``t`` (one
+    #: cheap pass over the data), not autodiff through every row; checked
+    #: against the generic path by the tests.
+    threshold_param: ClassVar[str | None] = None
+
     # -- declared once -------------------------------------------------
     def logpdf(self, x: Any, **params: Any) -> Any:
         """Elementwise log-density (log-mass) in ``jax.numpy``; -inf off support."""
@@ -161,6 +172,14 @@ class Family:
     def local_logpdf(self, x: Any, eta: Any, **others: Any) -> Any:
         """Log-density given the linear predictor ``eta`` (families with ``linear_coef``)."""
         raise NotImplementedError(f"{self.name} has no linear predictor")
+
+    def threshold_features(self, x: Any, t: Any) -> Any:
+        """The m features ``T(x, t)`` of rows above the threshold, a tuple of (n,) arrays (families with ``threshold_param``)."""
+        raise NotImplementedError(f"{self.name} declares no threshold features")
+
+    def natural(self, **params: Any) -> tuple[Any, Any]:
+        """``(a, b)`` with ``logpdf = a + b @ T(x, t)`` above the threshold (families with ``threshold_param``)."""
+        raise NotImplementedError(f"{self.name} declares no threshold features")
 
     # -- optional hooks ------------------------------------------------
     def param_shapes(self, x: np.ndarray) -> dict[str, tuple[int, ...]]:

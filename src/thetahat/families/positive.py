@@ -352,11 +352,19 @@ class Gamma(Family):
     support = Support(low=0.0, low_param="loc")
     standardize = "scale"
     example_params = {"shape": 2.5, "rate": 1.5}
+    threshold_param = "loc"
 
     def logpdf(self, x: Any, shape: Any, rate: Any, loc: Any = 0.0) -> Any:
         inside, log_y = _safe_log(x - loc)
         value = shape * jnp.log(rate) - gammaln(shape) + (shape - 1.0) * log_y - rate * (x - loc)
         return jnp.where(inside, value, -jnp.inf)
+
+    def threshold_features(self, x: Any, t: Any) -> Any:
+        _, log_y = _safe_log(x - t)
+        return log_y, x - t
+
+    def natural(self, shape: Any, rate: Any, loc: Any = 0.0) -> tuple[Any, Any]:
+        return shape * jnp.log(rate) - gammaln(shape), jnp.stack([shape - 1.0, -rate])
 
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, float, float] | None:
         # Taken at threshold 0 (the hook does not see fixed values): valid only
