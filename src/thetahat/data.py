@@ -176,11 +176,15 @@ class Standardizer:
         biggest = max(abs(low), abs(high))
         return bool(biggest == 0 or 2.0**-80 < biggest < 2.0**80)
 
-    def data(self, x: np.ndarray) -> np.ndarray:
-        """Standardise observations (a copy, or ``x`` itself if the map is identity)."""
+    def data(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Standardise observations (into ``out`` if given, else a copy; ``x`` itself if the map is identity)."""
         if self.shift == 0.0 and self.scale == 1.0:
             return x
-        return (x - self.shift) / self.scale
+        if self.shift == 0.0:
+            return np.divide(x, self.scale, out=out)
+        y = np.subtract(x, self.shift, out=out)
+        y /= self.scale
+        return y
 
     def param_to_std(self, role: str, value: Any) -> Any:
         """Map a parameter value from data units to standardised units."""

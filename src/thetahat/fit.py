@@ -23,11 +23,12 @@ from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
 from thetahat.inference import stats_information, unpack_jacobian
-from thetahat.likelihood import Layout
+from thetahat.likelihood import CHUNK, Layout
 from thetahat.optimize import (
     LARGE,
     Solution,
     TrustRegionNewton,
+    bucket_rows,
     device_data,
     eval_vgh,
     pad_to_bucket,
@@ -294,7 +295,10 @@ class _Estimation:
     def _standardize(self, std: Standardizer) -> None:
         """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
         self.std = std
-        self.xs = std.data(self.x)
+        # Large data are standardised straight into the solver's padded
+        # layout (pad_to_bucket then adds no copy).
+        out = bucket_rows(self.x.shape[0], self.x.shape[1:]) if self.x.shape[0] > CHUNK else None
+        self.xs = std.data(self.x, out)
         extreme = not Standardizer.is_moderate(*self.data_range)
         if extreme and np.count_nonzero(self.xs) != np.count_nonzero(self.x != std.shift):
             raise DataError(
