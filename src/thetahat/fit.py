@@ -297,8 +297,9 @@ class _Estimation:
         self.std = std
         # Large data are standardised straight into the solver's padded
         # layout (pad_to_bucket then adds no copy).
-        out = bucket_rows(self.x.shape[0], self.x.shape[1:]) if self.x.shape[0] > CHUNK else None
-        self.xs = std.data(self.x, out)
+        identity = std.shift == 0.0 and std.scale == 1.0
+        big = self.x.shape[0] > CHUNK and not identity
+        self.xs = std.data(self.x, bucket_rows(self.x.shape[0], self.x.shape[1:]) if big else None)
         extreme = not Standardizer.is_moderate(*self.data_range)
         if extreme and np.count_nonzero(self.xs) != np.count_nonzero(self.x != std.shift):
             raise DataError(
