@@ -188,7 +188,8 @@ def _threshold_block(
     fam = layout.family
     name = fam.threshold_param
     assert name is not None
-    t0 = layout.unpack(z, fixed_flat, bounds)[name]
+    default = fam.param(name).default
+    t0 = jnp.asarray(layout.unpack(z, fixed_flat, bounds).get(name, 0.0 if default is None else default))
     used = w > 0
     weights = jnp.where(used, w, 0.0)
 
@@ -207,7 +208,7 @@ def _threshold_block(
 
     def neg_loglik(zz: Any) -> Any:
         params = layout.unpack(zz, fixed_flat, bounds)
-        d = params[name] - t0
+        d = params[name] - t0 if name in params else 0.0
         a, b = fam.natural(**params)
         return -(total * a + b @ (s0 + s1 * d + 0.5 * s2 * d * d))
 
