@@ -273,9 +273,9 @@ def test_python_driven_loop_equals_compiled_loop(family: str) -> None:
     captured: dict[str, Any] = {}
     original = fit_module.solve
 
-    def capture(layout: Any, z0: Any, x: Any, w: Any, fixed: Any, bounds: Any, solver: Any) -> Any:
+    def capture(layout: Any, z0: Any, x: Any, w: Any, fixed: Any, bounds: Any, solver: Any, **kw: Any) -> Any:
         captured.update(args=(layout, z0, x, w, fixed, bounds), solver=solver)
-        return original(layout, z0, x, w, fixed, bounds, solver)
+        return original(layout, z0, x, w, fixed, bounds, solver, **kw)
 
     fit_module.solve = capture
     try:

@@ -176,9 +176,14 @@ class Standardizer:
         biggest = max(abs(low), abs(high))
         return bool(biggest == 0 or 2.0**-80 < biggest < 2.0**80)
 
+    @property
+    def is_identity(self) -> bool:
+        """True when standardising changes nothing (shift 0, scale 1)."""
+        return self.shift == 0.0 and self.scale == 1.0
+
     def data(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Standardise observations (into ``out`` if given, else a copy; ``x`` itself if the map is identity)."""
-        if self.shift == 0.0 and self.scale == 1.0:
+        if self.is_identity:
             return x
         if self.shift == 0.0:
             return np.divide(x, self.scale, out=out)

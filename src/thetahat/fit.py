@@ -297,8 +297,7 @@ class _Estimation:
         self.std = std
         # Large data are standardised straight into the solver's padded
         # layout (pad_to_bucket then adds no copy).
-        identity = std.shift == 0.0 and std.scale == 1.0
-        big = self.x.shape[0] > CHUNK and not identity
+        big = self.x.shape[0] > CHUNK and not std.is_identity
         self.xs = std.data(self.x, bucket_rows(self.x.shape[0], self.x.shape[1:]) if big else None)
         extreme = not Standardizer.is_moderate(*self.data_range)
         if extreme and np.count_nonzero(self.xs) != np.count_nonzero(self.x != std.shift):
@@ -382,15 +381,15 @@ class _Estimation:
         layout, bounds = self._layout(spec.free)
         # On large data, start values from a strided subsample are as good
         # a start and cost a fraction (solve refines on a subsample first too).
-        start_data = subsample(self.xs, self.w) if self.xs.shape[0] >= LARGE else (self.xs, self.w)
-        start = fam.initial_params(*start_data, self.fixed_std)
+        sub = subsample(self.xs, self.w) if self.xs.shape[0] >= LARGE else None
+        start = fam.initial_params(*(sub or (self.xs, self.w)), self.fixed_std)
         for name, value in spec.start.items():
             start[name] = self.std.param_to_std(fam.param(name).role, np.asarray(value, float))
         start = {k: _inside(v, bounds[i]) for i, (k, _) in enumerate(layout.free) for v in [start[k]]}
         self._check_prior_covers(start)
         z0 = layout.pack(start, bounds)
         fixed_flat = self._fixed_flat(layout, {})
-        sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver)
+        sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver, sub=sub)
         if not np.isfinite(sol.nll):
             where = "at the start values" if sol.n_iter == 0 else "where the optimiser stopped"
             raise DataError(

@@ -485,8 +485,11 @@ def solve(
     fixed_flat: np.ndarray,
     bounds: np.ndarray,
     solver: TrustRegionNewton,
+    sub: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Solution:
     """Minimise the NLL from ``z0``; the caller holds ``jax.enable_x64``.
+
+    ``sub``: :func:`subsample` of ``(x, w)`` when the caller has already made it.
 
     On large data (``LARGE`` rows or more, no prior) the iterations that
     need a Hessian run on a strided subsample; all rows then see only
@@ -503,7 +506,7 @@ def solve(
     first: tuple[Any, Any, Any] | None = None
     done, it0 = False, 0
     if x.shape[0] >= LARGE and layout.log_prior is None:
-        shortcut = _subsample_start(layout, z_start, x, w, fixed, bnds, solver)
+        shortcut = _subsample_start(layout, z_start, sub or subsample(x, w), float(np.sum(w)), fixed, bnds, solver)
         if shortcut is not None:
             z_start, h_lagged, it0 = shortcut
             known = None
@@ -566,14 +569,15 @@ def subsample(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _subsample_start(
-    layout: Layout, z0: Any, x: np.ndarray, w: np.ndarray, fixed: Any, bounds: Any,
+    layout: Layout, z0: Any, sub: tuple[np.ndarray, np.ndarray], w_total: float, fixed: Any, bounds: Any,
     solver: TrustRegionNewton,
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(estimate, Hessian rescaled to all rows, iterations) of the fit to a strided subsample.
+    """(estimate, Hessian rescaled to all rows, iterations) of the fit to the subsample ``sub``.
 
-    None when that fit does not converge (the full solve starts from ``z0``).
+    ``w_total``: the total weight of all rows. None when that fit does not
+    converge (the full solve starts from ``z0``).
     """
-    xs, ws = subsample(x, w)
+    xs, ws = sub
     ws_total = float(np.sum(ws))
     if not ws_total > 0.0:
         return None
@@ -583,7 +587,7 @@ def _subsample_start(
     converged, _ = convergence(f, dec, radius, np.asarray(z), solver.tol)
     if not bool(converged):
         return None
-    return np.asarray(z), np.asarray(h) * (float(np.sum(w)) / ws_total), int(it)
+    return np.asarray(z), np.asarray(h) * (w_total / ws_total), int(it)
 
 
 #: Rounds of lagged-Hessian steps, each ending with an exact Hessian.
