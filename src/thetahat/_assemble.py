@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from statistics import NormalDist
 
+from thetahat.data import weight_total
 from thetahat.errors import BoundaryWarning, ConvergenceWarning, FitError, HessianWarning
 from thetahat.inference import invert_information, unpack_jacobian
 from thetahat.likelihood import Layout
@@ -69,7 +70,7 @@ def assemble_result(
     se = _standard_errors(layout, est, cov_std, np.abs(role_scale))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         cov = np.where(cov_std == 0, 0.0, cov_std * np.outer(role_scale, role_scale))
-    used_w = est.w.sum()
+    used_w = weight_total(est.w)
     log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
     if fam.data_ndim == 2:
         log_jacobian = used_w * est.x.shape[1] * np.log(std.scale)

@@ -104,6 +104,11 @@ def is_unit(w: np.ndarray) -> bool:
     return w.ndim == 1 and w.strides[0] == 0 and w.shape[0] > 0 and w[0] == 1.0
 
 
+def weight_total(w: np.ndarray) -> float:
+    """Sum of the weights, without summing the all-ones view of "no weights"."""
+    return float(w.shape[0]) if is_unit(w) else float(w.sum())
+
+
 def strided_rows(a: np.ndarray, rows: int) -> np.ndarray:
     """Every k-th row of ``a``, exactly ``rows`` of them, or all of ``a`` below ``2 * rows`` rows.
 

@@ -36,6 +36,7 @@ from thetahat.optimize import (
     subsample,
 )
 from thetahat.result import FitResult
+from thetahat.stats_pass import DataSummary, summarize
 from thetahat.transforms import biject_to
 
 __all__ = ["fit"]
@@ -109,18 +110,29 @@ def fit(
     fam = get_family(family)
     x_arr = as_float_array(x, ndim=fam.data_ndim, check_finite=False)
     # One min/max pass serves the finiteness and support checks, degeneracy
-    # and standardisation.
-    data_range = finite_range(x_arr)
+    # and standardisation; on large unweighted data it also takes the sums
+    # a closed form needs (stats_pass). Bad values fall back to the numpy
+    # checks, which name them.
+    summary = None
+    if weights is None and method == "auto" and not bounds and not prior:
+        summary = summarize(fam, x_arr)
+    data_range = (summary.low, summary.high) if summary and summary.finite else finite_range(x_arr)
     w = validate_weights(weights, x_arr.shape[0])
     used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
     if used is not x_arr:
         data_range = (float(used.min()), float(used.max()))
     spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
-    _check_support(fam, x_arr, spec, data_range if used is x_arr else None)
+    if summary is None or not summary.finite:
+        summary = None
+    # The terms of a fused pass are NaN at values that are not counts, so a
+    # finite summary has checked them already.
+    _check_support(fam, x_arr, spec, data_range if used is x_arr else None,
+                   counts_checked=summary is not None)
     _check_enough_data(fam, used, spec, data_range)
     solver = TrustRegionNewton(tol, max_iter)
     with jax.enable_x64(True):
-        return _Estimation(fam, x_arr, w, spec, solver, strict, used, data_range).run(method)
+        estimation = _Estimation(fam, x_arr, w, spec, solver, strict, used, data_range, summary)
+        return estimation.run(method)
 
 
 @dataclass
@@ -211,7 +223,11 @@ class _ParamSpec:
 
 
 def _check_support(
-    fam: Family, x: np.ndarray, spec: _ParamSpec, x_range: tuple[float, float] | None = None
+    fam: Family,
+    x: np.ndarray,
+    spec: _ParamSpec,
+    x_range: tuple[float, float] | None = None,
+    counts_checked: bool = False,
 ) -> None:
     values = {k: float(v) for k, v in spec.fixed.items() if np.ndim(v) == 0}
     support = fam.support
@@ -221,7 +237,8 @@ def _check_support(
     # costs passes over the data) is built only for counts or a violation.
     if x_range is None:
         x_range = (float(x.min()), float(x.max()))
-    if not support.integer and not support.outside(np.asarray(x_range), values).any():
+    integer = support.integer and not counts_checked
+    if not integer and not support.outside(np.asarray(x_range), values).any():
         return
     bad = support.outside(x, values)
     if bad.any():
@@ -283,10 +300,11 @@ class _Estimation:
         strict: bool,
         used: np.ndarray,
         data_range: tuple[float, float],
+        summary: DataSummary | None = None,
     ) -> None:
         self.fam, self.x, self.w, self.spec = fam, x, w, spec
         self.solver, self.strict = solver, strict
-        self.used, self.data_range = used, data_range
+        self.used, self.data_range, self.summary = used, data_range, summary
         # The numerical path's standardisation; closed forms on moderate data
         # use the raw data instead (see run), so the copy is made lazily.
         self.numerical_std = Standardizer.for_data(used, fam.standardize, data_range)
@@ -324,10 +342,7 @@ class _Estimation:
         # two-pass sums need no shift): skip the standardised copy.
         moderate = Standardizer.is_moderate(*self.data_range)
         self._standardize(Standardizer() if moderate else numerical_std)
-        stats = (
-            fam.sufficient_stats(self.xs, self.w)
-            if fam.has_stats and fam.stats_apply(self.fixed_std) else None
-        )
+        stats = self._sufficient_stats() if fam.has_stats and fam.stats_apply(self.fixed_std) else None
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
             closed = fam.mle(self.xs, self.w, self.fixed_std)
@@ -336,6 +351,15 @@ class _Estimation:
             return self._from_closed_form(closed, stats)
         self._standardize(numerical_std)
         return self._numerical()
+
+    def _sufficient_stats(self) -> Any:
+        # The fused pass's sums are in raw units: usable when the closed form
+        # works on the raw data, and when they kept their digits.
+        if self.summary is not None and self.std.is_identity:
+            stats = self.fam.stats_from_sums(self.summary)
+            if stats is not None:
+                return stats
+        return self.fam.sufficient_stats(self.xs, self.w)
 
     def _layout(
         self, free: Sequence[str], data_range: tuple[float, float] | None = None

@@ -9,6 +9,8 @@ J = d theta / d z, followed by the constant Jacobian of the standardisation.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -79,8 +81,24 @@ def unpack_jacobian(
     return np.asarray(values), np.asarray(jac)
 
 
+#: The shapes of one call's arguments: (stats shapes, fixed size, exact names and shapes).
+_Signature = tuple[tuple[tuple[int, ...], ...], int, tuple[tuple[str, tuple[int, ...]], ...]]
+
+
+def _split_packed(packed: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
+    """Consecutive pieces of the vector ``packed`` with the given shapes."""
+    pieces, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        pieces.append(packed[start : start + size].reshape(shape))
+        start += size
+    return pieces
+
+
 @lru_cache(maxsize=256)
-def _stats_information(layout: Layout) -> Callable[..., Any]:
+def _stats_information(layout: Layout, signature: _Signature) -> Callable[..., Any]:
+    stats_shapes, n_fixed, exact_shapes = signature
+
     def nll(z: Any, stats: Any, fixed: Any, bounds: Any) -> Any:
         return -layout.family.loglik_from_stats(stats, **layout.unpack(z, fixed, bounds))
 
@@ -90,7 +108,15 @@ def _stats_information(layout: Layout) -> Callable[..., Any]:
 
     elementwise = all(bij.kind in _ELEMENTWISE for _, bij in layout.free)
 
-    def everything(z: Any, stats: Any, fixed: Any, bounds: Any, exact: Any) -> Any:
+    def everything(packed: Any) -> Any:
+        shapes = [(layout.size,), *stats_shapes, (n_fixed,), (len(layout.free), 2)]
+        z, *rest = _split_packed(packed, shapes + [shape for _, shape in exact_shapes])
+        stats, (fixed, bounds), exact_values = (
+            tuple(rest[: len(stats_shapes)]), rest[len(stats_shapes) : len(stats_shapes) + 2],
+            rest[len(stats_shapes) + 2 :],
+        )
+        exact = dict(zip((name for name, _ in exact_shapes), exact_values))
+
         def grad_twice(zz: Any) -> Any:
             grad = jax.grad(nll)(zz, stats, fixed, bounds)
             return grad, grad
@@ -102,12 +128,14 @@ def _stats_information(layout: Layout) -> Callable[..., Any]:
         # rate of 1e100 loses digits through log/exp that x log(rate) - rate
         # would amplify.
         value = -layout.family.loglik_from_stats(stats, **{**layout.unpack(z, fixed, bounds), **exact})
-        if elementwise:  # (theta, d theta/dz) in numpy by the caller
-            return value, grad, hess, None, None
-        return value, grad, hess, flat(z, fixed, bounds), jax.jacfwd(flat)(z, fixed, bounds)
+        out = [jnp.reshape(value, (1,)), grad, jnp.ravel(hess)]
+        if not elementwise:  # else (theta, d theta/dz) in numpy by the caller
+            out += [flat(z, fixed, bounds), jnp.ravel(jax.jacfwd(flat)(z, fixed, bounds))]
+        return jnp.concatenate(out)
 
     # One compiled function for value, score, information and the Jacobian of
-    # the parametrisation: a fresh process pays a single compilation.
+    # the parametrisation: a fresh process pays a single compilation. One
+    # packed vector in and out: each argument or result costs a transfer.
     return jit(everything)
 
 
@@ -128,15 +156,23 @@ def stats_information(
         flat = [np.ravel(np.asarray(params[n], dtype=float)) for n in layout.free_names]
         values = np.concatenate(flat) if flat else np.zeros(0)
         return value, np.zeros(0), np.zeros((0, 0)), (values, np.zeros((values.size, 0)))
-    # numpy arguments go to the compiled function as they are: jnp.asarray
-    # would compile a small staging program per shape in a fresh process.
-    value, grad, hess, flat, jac = _stats_information(layout)(
-        np.asarray(z, np.float64),
-        tuple(np.asarray(s, np.float64) for s in stats),
-        np.asarray(fixed, np.float64),
-        np.asarray(bounds, np.float64),
-        {k: np.asarray(v, np.float64) for k, v in exact.items()},
+    stats_arrays = [np.asarray(s, np.float64) for s in stats]
+    exact_arrays = {k: np.asarray(v, np.float64) for k, v in exact.items()}
+    signature = (
+        tuple(a.shape for a in stats_arrays),
+        int(np.size(fixed)),
+        tuple((k, a.shape) for k, a in exact_arrays.items()),
     )
-    if flat is None:
-        return float(value), np.asarray(grad), np.asarray(hess), _elementwise_unpack(layout, z, bounds)
-    return float(value), np.asarray(grad), np.asarray(hess), (np.asarray(flat), np.asarray(jac))
+    packed = np.concatenate(
+        [np.ravel(a) for a in (z, *stats_arrays, fixed, bounds, *exact_arrays.values())]
+    ).astype(np.float64, copy=False)
+    # A numpy argument goes to the compiled function as it is: jnp.asarray
+    # would compile a small staging program per shape in a fresh process.
+    out = np.asarray(_stats_information(layout, signature)(packed))
+    k = layout.size
+    value, grad, hess = float(out[0]), out[1 : 1 + k], out[1 + k : 1 + k + k * k].reshape(k, k)
+    if out.size == 1 + k + k * k:
+        return value, grad, hess, _elementwise_unpack(layout, z, bounds)
+    m = sum(math.prod(bij.shape) for _, bij in layout.free)  # theta's length (a simplex: k + 1)
+    flat, jac = _split_packed(out[1 + k + k * k :], [(m,), (m, k)])
+    return value, grad, hess, (flat, jac)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jax
@@ -51,12 +52,12 @@ class Layout:
     #: a third of a logistic-regression pass.
     guard: bool = True
 
-    @property
+    @cached_property  # frozen: computed once (a hot path reads it)
     def size(self) -> int:
         """Length of the unconstrained vector."""
         return sum(b.size for _, b in self.free)
 
-    @property
+    @cached_property  # frozen: computed once (a hot path reads it)
     def free_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.free)
 

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from thetahat._jit import jit
-from thetahat.data import is_unit, strided_rows
+from thetahat.data import is_unit, strided_rows, weight_total
 from thetahat.likelihood import CHUNK, LONG_BLOCK, Layout, nll_value_grad, nll_value_grad_hess
 
 __all__ = [
@@ -506,7 +506,7 @@ def solve(
     first: tuple[Any, Any, Any] | None = None
     done, it0 = False, 0
     if x.shape[0] >= LARGE and layout.log_prior is None:
-        shortcut = _subsample_start(layout, z_start, sub or subsample(x, w), float(np.sum(w)), fixed, bnds, solver)
+        shortcut = _subsample_start(layout, z_start, sub or subsample(x, w), weight_total(w), fixed, bnds, solver)
         if shortcut is not None:
             z_start, h_lagged, it0 = shortcut
             known = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jax
@@ -38,7 +39,7 @@ class Bijector:
     kind: str
     shape: tuple[int, ...] = ()
 
-    @property
+    @cached_property  # frozen: computed once (a hot path reads it)
     def size(self) -> int:
         """Length of this parameter's slice of the unconstrained vector."""
         if self.kind == "simplex":

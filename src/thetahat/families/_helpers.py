@@ -8,7 +8,7 @@ import numpy as np
 
 from thetahat.data import is_unit
 
-__all__ = ["MeanVar", "merge_mean_var", "weighted_mean_var", "weighted_quantile"]
+__all__ = ["MeanVar", "mean_var_from_shifted_sums", "merge_mean_var", "weighted_mean_var", "weighted_quantile"]
 
 
 class MeanVar(tuple):  # type: ignore[type-arg]
@@ -85,6 +85,20 @@ def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> MeanVar:
     # einsum, not np.dot: BLAS ddot is ~15x slower here under OPENBLAS_CORETYPE.
     mean, lo = _two_sum(mean, resid / total)
     return MeanVar(total, mean, max(m2, 0.0), lo)
+
+
+def mean_var_from_shifted_sums(total: float, shift: float, d1: float, d2: float) -> MeanVar | None:
+    """(total, mean, M2) from d1 = sum (x - shift) and d2 = sum (x - shift)^2, or None.
+
+    With the shift inside the data, M2 = d2 - d1^2 / total cancels at most
+    3 bits when d2 <= 8 M2 (as in :func:`weighted_mean_var`'s one pass);
+    otherwise, or for M2 <= 0, None: take the corrected two-pass instead.
+    """
+    m2 = d2 - d1 * (d1 / total)
+    if not (m2 > 0.0 and d2 <= _ONE_PASS_RATIO * m2):
+        return None
+    mean, lo = _two_sum(shift, d1 / total)
+    return MeanVar(total, mean, m2, lo)
 
 
 def merge_mean_var(a: tuple[float, ...], b: tuple[float, ...]) -> MeanVar:

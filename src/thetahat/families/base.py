@@ -10,6 +10,9 @@ Optional hooks, each defaulting to "use the generic path":
 * ``sufficient_stats(x, w)`` + ``loglik_from_stats(stats, **params)`` -- the
   log-likelihood as a function of a few weighted sums, so that the fit, the
   loglik and the observed information cost one pass over the data;
+* ``stats_terms(x, shift)`` + ``stats_from_sums(summary)`` -- the same
+  statistics from sums of per-observation terms in ``jax.numpy``, which
+  large unweighted data get in one fused pass (:mod:`thetahat.stats_pass`);
 * ``mle(x, w, fixed)`` / ``mle_from_stats(stats, fixed)`` -- a closed form (or
   a one-dimensional profile) for the maximum-likelihood estimate; return
   ``None`` when the given combination of fixed parameters has none;
@@ -208,6 +211,21 @@ class Family:
         """Closed-form MLE from sufficient statistics, or None."""
         return None
 
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        """Per-observation terms (jax.numpy) whose sums give :meth:`sufficient_stats`.
+
+        ``shift`` is a value inside the data to take deviations about. A term
+        is NaN where a value is invalid for the family in a way its range
+        does not show (a count that is not an integer).
+        """
+        raise NotImplementedError
+
+    def stats_from_sums(self, summary: Any) -> tuple[Any, ...] | None:
+        """:meth:`sufficient_stats` of unweighted data from a
+        :class:`thetahat.stats_pass.DataSummary` of them, or None where the
+        sums would lose digits (the caller then takes the numpy passes)."""
+        return None
+
     def stats_apply(self, fixed: dict[str, Any]) -> bool:
         """Whether :meth:`sufficient_stats` of the data as given can give the MLE under ``fixed``.
 
@@ -241,6 +259,11 @@ class Family:
     def has_stats(self) -> bool:
         """True when the family overrides the sufficient-statistic hooks."""
         return type(self).sufficient_stats is not Family.sufficient_stats
+
+    @property
+    def has_stats_terms(self) -> bool:
+        """True when the family's statistics can come from one fused pass."""
+        return type(self).stats_terms is not Family.stats_terms
 
     def __hash__(self) -> int:
         return id(self)

@@ -11,7 +11,7 @@ import numpy as np
 from thetahat.constraints import positive, real
 from thetahat.families import register
 from thetahat._lazy import special
-from thetahat.families._helpers import weighted_mean_var, weighted_quantile
+from thetahat.families._helpers import mean_var_from_shifted_sums, weighted_mean_var, weighted_quantile
 from thetahat.families._special import softplus
 from thetahat.families.base import Family, Param
 
@@ -53,6 +53,14 @@ class Normal(Family):
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, ...]:
         total, mean, m2 = weighted_mean_var(x, w)
         return (total, mean, m2)
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        d = x - shift
+        return d, d * d
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        found = mean_var_from_shifted_sums(float(summary.n), summary.shift, *summary.sums)
+        return None if found is None else tuple(found)
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, mean, m2 = stats

@@ -88,7 +88,10 @@ def _log_factorial_excess(x: Any, xp: Any = jnp) -> Any:
 def _totals(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """(sum of weights, weighted sum of x); DataError if the sum overflows."""
     with np.errstate(over="ignore"):  # overflow is reported just below
-        total, s = float(w.sum()), float(np.dot(w, x))
+        if is_unit(w):  # no weights: skip the multiplications by one
+            total, s = float(x.shape[0]), float(x.sum())
+        else:
+            total, s = float(w.sum()), float(np.dot(w, x))
     if not np.isfinite(s):
         raise DataError(
             "the weighted sum of the counts overflows float64 (largest count "
@@ -173,6 +176,12 @@ class Bernoulli(Family):
 
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, ...]:
         return _totals(x, w)
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return (jnp.where((x == 0) | (x == 1), x, jnp.nan),)
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...]:
+        return float(summary.n), summary.sums[0]
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, ones = stats
@@ -347,6 +356,12 @@ class Geometric(Family):
 
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, ...]:
         return _totals(x, w)
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return (jnp.where(x == jnp.floor(x), x, jnp.nan),)  # NaN: not a count
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...]:
+        return float(summary.n), summary.sums[0]
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, failures = stats

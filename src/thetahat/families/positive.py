@@ -24,10 +24,10 @@ from jax.scipy.special import gammaln
 from thetahat._lazy import special
 
 from thetahat.constraints import Interval, positive, real
-from thetahat.data import is_unit
+from thetahat.data import is_unit, weight_total
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import register
-from thetahat.families._helpers import weighted_mean_var
+from thetahat.families._helpers import _ONE_PASS_RATIO, mean_var_from_shifted_sums, weighted_mean_var
 from thetahat.families.base import Family, Param, Support
 
 __all__ = [
@@ -67,10 +67,6 @@ _START_ROWS = 8192
 
 # Sums use einsum, not np.dot (BLAS ddot is far slower on these machines), and
 # skip the multiplication when the weights are the implicit all-ones view.
-
-
-def _total(w: np.ndarray) -> float:
-    return float(w.shape[0]) if is_unit(w) else float(w.sum())
 
 
 def _wsum(w: np.ndarray, a: np.ndarray) -> float:
@@ -206,7 +202,7 @@ def _fit_threshold(x: np.ndarray, w: np.ndarray, profile: Profile) -> dict[str, 
             return {**params, "loc": lo - math.exp(t)}
         rows *= 16
         xs_next, ws_next = _subsample(x, w, rows)
-        slope *= _total(ws_next) / _total(ws)  # the curvature grows with the total weight
+        slope *= weight_total(ws_next) / weight_total(ws)  # the curvature grows with the total weight
         xs, ws = xs_next, ws_next
 
 
@@ -279,7 +275,7 @@ def _gamma_stats(y: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
     non-negative terms, each accurate to an ulp of |u|, and the rest corrects
     c's rounding to second order. Six cheap passes, no masks.
     """
-    total = _total(w)
+    total = weight_total(w)
     c = _wsum(w, y) / total
     v = y / c
     u = v - 1.0
@@ -383,6 +379,21 @@ class Gamma(Family):
             return None
         return _gamma_closed(stats, fixed)  # type: ignore[arg-type]
 
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        # As _gamma_stats, about the shift c instead of the first-pass mean.
+        v = x / shift
+        u = v - 1.0
+        return u, u - jnp.log(v)
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        if not summary.low > 0:
+            return None
+        total, c = float(summary.n), summary.shift
+        ubar, above = summary.sums[0] / total, summary.sums[1] / total
+        s = above - ubar + math.log1p(ubar)
+        # c is not the mean: the correction cancels digits of s when large.
+        return (total, c * (1.0 + ubar), s) if 0.0 < above <= _ONE_PASS_RATIO * s else None
+
     def mle(self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]) -> dict[str, Any] | None:
         # Reached when the statistics at loc = 0 do not apply: the numerical path.
         loc = _threshold_loc(fixed)
@@ -439,7 +450,7 @@ def _weibull_profile_fit(
     the same run), with no padding, transfer or compilation.
     """
     x, w = _used(x, w)
-    total = _total(w)
+    total = weight_total(w)
     y_max = float(x.max()) - loc
     d = x - loc
     log_tiny = d < y_max * 1e-300  # y / y_max would underflow: take the difference of logs
@@ -499,7 +510,7 @@ def _weibull_scale_at_shape(y: np.ndarray, w: np.ndarray, k: float) -> float:
     e = np.log(y / top)
     e *= k
     np.exp(e, out=e)
-    return top * math.exp(math.log(_wsum(w, e) / _total(w)) / k)
+    return top * math.exp(math.log(_wsum(w, e) / weight_total(w)) / k)
 
 
 def _weibull_shape_at_scale(y: np.ndarray, w: np.ndarray, scale: float, k: float) -> float:
@@ -510,7 +521,7 @@ def _weibull_shape_at_scale(y: np.ndarray, w: np.ndarray, scale: float, k: float
     e^{k m} or leave the bracket bisects instead.
     """
     m = np.log(y / scale)
-    total, top = _total(w), float(m.max())
+    total, top = weight_total(w), float(m.max())
     mean_m = _wsum(w, m) / total
     lo, hi = 0.0, math.inf
     for _ in range(200):
@@ -536,7 +547,7 @@ def _weibull_profile(y: np.ndarray, w: np.ndarray) -> tuple[float, float, dict[s
         return -math.inf, math.nan, {}
     k, scale, mean_log, _, score = _weibull_profile_fit(y, w, 0.0, loc_score=True)
     # At the profiled scale sum w (y/scale)^k = N.
-    ll = _total(w) * (math.log(k) - k * math.log(scale) + (k - 1.0) * mean_log - 1.0)
+    ll = weight_total(w) * (math.log(k) - k * math.log(scale) + (k - 1.0) * mean_log - 1.0)
     return ll, score, {"shape": k, "scale": scale}
 
 
@@ -689,6 +700,16 @@ class LogNormal(Family):
             return None
         return tuple(weighted_mean_var(np.log(x), w))
 
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        d = jnp.log(x / shift)  # log x about log shift, without a rounded log shift
+        return d, d * d
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        if not summary.low > 0:
+            return None
+        found = mean_var_from_shifted_sums(float(summary.n), math.log(summary.shift), *summary.sums)
+        return None if found is None else tuple(found)
+
     def stats_apply(self, fixed: dict[str, Any]) -> bool:
         return _threshold_loc(fixed) == 0.0  # the statistics are taken at loc = 0
 
@@ -768,7 +789,19 @@ class Exponential(Family):
         # (sum w, min x, sum w (x - min x)): sum w (x - loc) = D + N (min - loc) for
         # any loc, without the cancellation of sum w x - N loc when loc ~ min x.
         lo = _used_min(x, w)
-        return _total(w), lo, _wsum(w, x - lo)
+        return weight_total(w), lo, _wsum(w, x - lo)
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return (x - shift,)
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        # sum (x - min) = sum (x - shift) + N (shift - min): the sum of
+        # deviations carries the digits unless the second term dwarfs it.
+        total, lo = float(summary.n), summary.low
+        excess = summary.sums[0] + total * (summary.shift - lo)
+        if not total * (summary.shift - lo) <= _ONE_PASS_RATIO * excess:
+            return None
+        return total, lo, max(excess, 0.0)
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, lo, excess = stats
@@ -846,7 +879,7 @@ class Pareto(Family):
                 f"{describe_bad_values(x, bad)}. Remove them or choose another family."
             )
         lo = _used_min(x, w)
-        return _total(w), lo, _wsum(w, np.log(x / lo))
+        return weight_total(w), lo, _wsum(w, np.log(x / lo))
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, lo, excess = stats
@@ -920,7 +953,7 @@ class InverseGaussian(Family):
         # two-pass formula: sum w d^2/x / c^2 around the first-pass mean c, less
         # the (second-order) effect of c's rounding residual.
         _check_above(x, self.name)
-        total = _total(w)
+        total = weight_total(w)
         c = _wsum(w, x) / total
         d = x - c
         resid = _wsum(w, d)
@@ -933,6 +966,23 @@ class InverseGaussian(Family):
                 "sum of 1/x overflows the float64 range. Remove the extreme values."
             )
         return total, mean, max(r, 0.0), _wsum(w, np.log(x)) / total
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        d = x - shift
+        return d, d * (d / x), jnp.log(x)
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        # sufficient_stats' corrected two-pass formula is exact about any c.
+        if not summary.low > 0:
+            return None
+        total, c = float(summary.n), summary.shift
+        resid, ss, log_sum = summary.sums
+        mean = c + resid / total
+        first = ss / c**2
+        r = first - resid**2 / (total * mean * c**2)
+        if not (0.0 < r and first <= _ONE_PASS_RATIO * r and math.isfinite(first)):
+            return None
+        return total, mean, r, log_sum / total
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         total, mean, r, _ = stats
@@ -995,8 +1045,15 @@ class HalfNormal(Family):
 
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
         # Closed forms see raw data only when squares cannot overflow.
-        total = _total(w)
+        total = weight_total(w)
         return total, _wsum2(w, x, x) / total
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return (x * x,)
+
+    def stats_from_sums(self, summary: Any) -> tuple[float, ...] | None:
+        total = float(summary.n)
+        return total, summary.sums[0] / total
 
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         return {} if "sigma" in fixed else {"sigma": math.sqrt(stats[1])}

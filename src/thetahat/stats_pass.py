@@ -1,0 +1,146 @@
+"""One compiled pass over large 1-D data: its range and a family's statistic sums.
+
+A closed-form fit needs little from the data: their range (finiteness, the
+support check, degeneracy, standardisation) and a few sums (the sufficient
+statistics). numpy computes each in its own pass -- min, max, sum x, sum x^2,
+a log for the gamma -- and rereads the data every time. Here XLA fuses them
+into one read of the data, at memory speed, with the transcendental
+functions vectorised.
+
+A family opts in with :meth:`Family.stats_terms` (per-observation terms in
+``jax.numpy``, NaN where a value is invalid for it, e.g. not an integer) and
+:meth:`Family.stats_from_sums` (the sums -> the same statistics as
+:meth:`Family.sufficient_stats`, or None where they would lose digits, when
+the caller falls back to the numpy passes). Terms are taken about a shift,
+a value inside the data, so that sums of deviations do not cancel.
+
+The data are read where they are: JAX uses a float64 array without a copy
+when it starts on a 64-byte boundary, so the pass skips up to seven leading
+values to get there, and reads the rest in blocks of a few fixed lengths
+(one compilation each, whatever the sample size). The leftover rows -- the
+skipped head and what is shorter than the smallest block -- are copied into
+one block of the smallest length, padded with a copy of one of them (which
+leaves the range as it is), and the padding's terms are masked out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from thetahat._jit import jit
+
+if TYPE_CHECKING:
+    from thetahat.families.base import Family
+
+__all__ = ["MIN_ROWS", "DataSummary", "summarize"]
+
+#: Below this many rows the numpy passes cost less than the dispatches.
+MIN_ROWS = 1 << 16
+#: Block lengths, longest first: at most one block of each but the longest.
+_BLOCKS = tuple(1 << k for k in range(20, 15, -1))
+#: JAX reads a host array in place when it starts on this boundary (bytes).
+_ALIGN = 64
+#: Values spread over the data whose mean is the shift.
+_SHIFT_POINTS = 16
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What one pass learnt: ``low``/``high`` (min/max), the ``shift`` the
+    terms were taken about, and ``sums`` of the family's terms (NaN if some
+    value is invalid for the family or a sum overflowed)."""
+
+    n: int
+    low: float
+    high: float
+    shift: float
+    sums: tuple[float, ...]
+
+    @property
+    def finite(self) -> bool:
+        """True when the range and every sum are finite numbers."""
+        return bool(np.isfinite(self.low) and np.isfinite(self.high) and np.all(np.isfinite(self.sums)))
+
+
+def summarize(fam: Family, x: np.ndarray) -> DataSummary | None:
+    """Range and statistic sums of unweighted 1-D float64 ``x`` in one pass.
+
+    None when the pass does not apply: the family declares no terms, ``x``
+    has fewer than :data:`MIN_ROWS` rows or is not contiguous float64.
+    """
+    n = x.shape[0]
+    if (
+        n < MIN_ROWS
+        or x.ndim != 1
+        or x.dtype != np.float64
+        or not x.flags.c_contiguous
+        or not fam.has_stats_terms
+    ):
+        return None
+    shift = float(np.mean(x[:: n // _SHIFT_POINTS]))
+    head = (-(x.ctypes.data % _ALIGN) // x.itemsize) % (_ALIGN // x.itemsize)
+    if x.ctypes.data % x.itemsize:
+        head = 0  # not even 8-byte aligned: JAX copies, which is still right
+    pieces = []
+    start = head
+    for size in _BLOCKS:
+        while n - start >= size:
+            pieces.append(_kernel(fam, size, False)(x[start : start + size], shift))
+            start += size
+            if size != _BLOCKS[0]:
+                break
+    rest = np.concatenate((x[:head], x[start:])) if head else x[start:]
+    # The rest (two blocks at most, with the head) is padded with a copy of
+    # one of its values, which leaves min/max as they are; the terms of the
+    # padding are masked out.
+    for first in range(0, rest.size, _BLOCKS[-1]):
+        part = rest[first : first + _BLOCKS[-1]]
+        padded = _aligned_empty(_BLOCKS[-1])
+        padded[: part.size] = part
+        padded[part.size :] = part[0]
+        pieces.append(_kernel(fam, _BLOCKS[-1], True)(padded, shift, part.size))
+    parts = np.stack(jax.device_get(pieces))
+    with np.errstate(invalid="ignore", over="ignore"):
+        sums = tuple(float(s) for s in parts[:, 2:].sum(axis=0))
+    return DataSummary(n, float(parts[:, 0].min()), float(parts[:, 1].max()), shift, sums)
+
+
+def _aligned_empty(size: int) -> np.ndarray:
+    buf = np.empty(size + _ALIGN // 8)
+    skip = (-(buf.ctypes.data % _ALIGN) // 8) % (_ALIGN // 8)
+    return buf[skip : skip + size]
+
+
+def _combine(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1]), *(u + v for u, v in zip(a[2:], b[2:])))
+
+
+@lru_cache(maxsize=None)
+def _kernel(fam: Family, size: int, masked: bool) -> Any:
+    """The compiled pass over one block of ``size`` rows (the first ``count`` if masked)."""
+
+    def block_pass(block: Any, shift: Any, count: Any = None) -> Any:
+        terms = fam.stats_terms(block, shift)
+        if masked:  # a multiplying mask: a select costs three times as much here
+            used = (jnp.arange(size) < count).astype(block.dtype)
+            terms = tuple(t * used for t in terms)
+        # One variadic reduction: XLA then reads the block once for all the
+        # outputs (separate reductions materialise shared intermediates).
+        # min/max propagate NaN, so a NaN value shows in the range as well.
+        init = (jnp.inf, -jnp.inf) + (0.0,) * len(terms)
+        out = jax.lax.reduce((block, block, *terms), init, _combine, (0,))
+        return jnp.stack(out)
+
+    compiled = jit(block_pass)
+
+    def run(*args: Any) -> Any:
+        with jax.enable_x64(True):
+            return compiled(*args)
+
+    return run
