@@ -107,32 +107,50 @@ def fit(
     """
     if method not in ("auto", "numerical"):
         raise DataError(f"method must be 'auto' or 'numerical'; got {method!r}.")
+    # One switch to float64 for the whole fit: JAX's dispatch of a compiled
+    # function is slower on the first call after each switch.
+    with jax.enable_x64(True):
+        return _fit(x, family, weights, fixed, free, bounds, start, tol, max_iter, strict, method, prior)
+
+
+def _fit(
+    x: ArrayLike,
+    family: str | Family,
+    weights: ArrayLike | None,
+    fixed: Mapping[str, Any] | None,
+    free: Sequence[str],
+    bounds: Mapping[str, tuple[float, float]] | None,
+    start: Mapping[str, Any] | None,
+    tol: float,
+    max_iter: int,
+    strict: bool,
+    method: str,
+    prior: Mapping[str, Any] | None,
+) -> FitResult:
     fam = get_family(family)
     x_arr = as_float_array(x, ndim=fam.data_ndim, check_finite=False)
     # One min/max pass serves the finiteness and support checks, degeneracy
     # and standardisation; on large unweighted data it also takes the sums
-    # a closed form needs (stats_pass). Bad values fall back to the numpy
+    # a closed form needs (stats_pass). Bad values leave it to the numpy
     # checks, which name them.
     summary = None
     if weights is None and method == "auto" and not bounds and not prior:
         summary = summarize(fam, x_arr)
-    data_range = (summary.low, summary.high) if summary and summary.finite else finite_range(x_arr)
+    if summary is not None and not summary.finite:
+        summary = None
+    data_range = (summary.low, summary.high) if summary is not None else finite_range(x_arr)
     w = validate_weights(weights, x_arr.shape[0])
     used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
     if used is not x_arr:
         data_range = (float(used.min()), float(used.max()))
     spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
-    if summary is None or not summary.finite:
-        summary = None
     # The terms of a fused pass are NaN at values that are not counts, so a
     # finite summary has checked them already.
     _check_support(fam, x_arr, spec, data_range if used is x_arr else None,
                    counts_checked=summary is not None)
     _check_enough_data(fam, used, spec, data_range)
     solver = TrustRegionNewton(tol, max_iter)
-    with jax.enable_x64(True):
-        estimation = _Estimation(fam, x_arr, w, spec, solver, strict, used, data_range, summary)
-        return estimation.run(method)
+    return _Estimation(fam, x_arr, w, spec, solver, strict, used, data_range, summary).run(method)
 
 
 @dataclass

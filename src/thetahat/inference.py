@@ -28,21 +28,23 @@ def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
     """Inverse of the observed information, or (None, reason) if not positive definite."""
     if hess.size == 0:
         return np.zeros((0, 0)), "ok"
-    if not np.all(np.isfinite(hess)):
+    # ndarray methods, not np.* functions: this runs on every fit.
+    if not np.isfinite(hess).all():
         return None, "the Hessian has non-finite entries"
     sym = 0.5 * (hess + hess.T)
-    diag = np.diag(sym)
-    if np.any(diag <= 0):
+    diag = sym.diagonal()
+    if (diag <= 0).any():
         return None, "the observed information is not positive definite (a non-positive diagonal)"
     # Judge definiteness on the correlation-scaled matrix D^-1/2 H D^-1/2, so
     # that parameters on very different scales are not mistaken for singular.
     scale = 1.0 / np.sqrt(diag)
-    lam, q = np.linalg.eigh(sym * np.outer(scale, scale))
+    outer = scale[:, None] * scale
+    lam, q = np.linalg.eigh(sym * outer)
     # Beyond a condition number of 1e11 the standard errors carry no digits.
     if lam[0] <= 1e-11 * abs(lam[-1]):
         cond = np.inf if lam[0] <= 0 else lam[-1] / lam[0]
         return None, f"the observed information is not positive definite (condition number {cond:.3g})"
-    return ((q / lam) @ q.T) * np.outer(scale, scale), "ok"
+    return ((q / lam) @ q.T) * outer, "ok"
 
 
 @lru_cache(maxsize=256)
@@ -106,8 +108,6 @@ def _stats_information(layout: Layout, signature: _Signature) -> Callable[..., A
         params = layout.unpack(z, fixed, bounds)
         return jnp.concatenate([jnp.ravel(params[name]) for name in layout.free_names])
 
-    elementwise = all(bij.kind in _ELEMENTWISE for _, bij in layout.free)
-
     def everything(packed: Any) -> Any:
         shapes = [(layout.size,), *stats_shapes, (n_fixed,), (len(layout.free), 2)]
         z, *rest = _split_packed(packed, shapes + [shape for _, shape in exact_shapes])
@@ -128,10 +128,8 @@ def _stats_information(layout: Layout, signature: _Signature) -> Callable[..., A
         # rate of 1e100 loses digits through log/exp that x log(rate) - rate
         # would amplify.
         value = -layout.family.loglik_from_stats(stats, **{**layout.unpack(z, fixed, bounds), **exact})
-        out = [jnp.reshape(value, (1,)), grad, jnp.ravel(hess)]
-        if not elementwise:  # else (theta, d theta/dz) in numpy by the caller
-            out += [flat(z, fixed, bounds), jnp.ravel(jax.jacfwd(flat)(z, fixed, bounds))]
-        return jnp.concatenate(out)
+        jac = jax.jacfwd(flat)(z, fixed, bounds)
+        return jnp.concatenate([jnp.reshape(value, (1,)), grad, jnp.ravel(hess), flat(z, fixed, bounds), jnp.ravel(jac)])
 
     # One compiled function for value, score, information and the Jacobian of
     # the parametrisation: a fresh process pays a single compilation. One
@@ -170,9 +168,6 @@ def stats_information(
     # would compile a small staging program per shape in a fresh process.
     out = np.asarray(_stats_information(layout, signature)(packed))
     k = layout.size
-    value, grad, hess = float(out[0]), out[1 : 1 + k], out[1 + k : 1 + k + k * k].reshape(k, k)
-    if out.size == 1 + k + k * k:
-        return value, grad, hess, _elementwise_unpack(layout, z, bounds)
     m = sum(math.prod(bij.shape) for _, bij in layout.free)  # theta's length (a simplex: k + 1)
-    flat, jac = _split_packed(out[1 + k + k * k :], [(m,), (m, k)])
-    return value, grad, hess, (flat, jac)
+    value, grad, hess, flat, jac = _split_packed(out, [(), (k,), (k, k), (m,), (m, k)])
+    return float(value), grad, hess, (flat, jac)

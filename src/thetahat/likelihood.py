@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import jax
@@ -52,14 +51,19 @@ class Layout:
     #: a third of a logistic-regression pass.
     guard: bool = True
 
-    @cached_property  # frozen: computed once (a hot path reads it)
+    def __post_init__(self) -> None:
+        # Read on every fit: computed once (plain attributes, not fields).
+        object.__setattr__(self, "_size", sum(b.size for _, b in self.free))
+        object.__setattr__(self, "_free_names", tuple(name for name, _ in self.free))
+
+    @property
     def size(self) -> int:
         """Length of the unconstrained vector."""
-        return sum(b.size for _, b in self.free)
+        return self._size  # type: ignore[attr-defined,no-any-return]
 
-    @cached_property  # frozen: computed once (a hot path reads it)
+    @property
     def free_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.free)
+        return self._free_names  # type: ignore[attr-defined,no-any-return]
 
     def unpack(self, z: Any, fixed_flat: Any, bounds: Any) -> dict[str, Any]:
         """All named parameters (constrained) from ``z`` and the fixed values."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import jax
@@ -39,15 +38,20 @@ class Bijector:
     kind: str
     shape: tuple[int, ...] = ()
 
-    @cached_property  # frozen: computed once (a hot path reads it)
+    def __post_init__(self) -> None:
+        # Read on every fit: computed once (a plain attribute, not a field).
+        if self.kind == "simplex":
+            size = self.shape[0] - 1
+        elif self.kind == "cholesky":
+            size = self.shape[0] * (self.shape[0] + 1) // 2
+        else:
+            size = math.prod(self.shape)
+        object.__setattr__(self, "_size", size)
+
+    @property
     def size(self) -> int:
         """Length of this parameter's slice of the unconstrained vector."""
-        if self.kind == "simplex":
-            return self.shape[0] - 1
-        if self.kind == "cholesky":
-            d = self.shape[0]
-            return d * (d + 1) // 2
-        return math.prod(self.shape)
+        return self._size  # type: ignore[attr-defined,no-any-return]
 
     def forward(self, z: Any, low: Any = -jnp.inf, high: Any = jnp.inf) -> Any:
         """Map the unconstrained slice ``z`` into the domain (jax.numpy)."""

@@ -211,6 +211,11 @@ class Family:
         """Closed-form MLE from sufficient statistics, or None."""
         return None
 
+    #: Indices of :meth:`stats_terms` with a transcendental function that is
+    #: not shared with another term: the fused pass sums them in loops of
+    #: their own, where XLA vectorises it.
+    stats_heavy_terms: tuple[int, ...] = ()
+
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
         """Per-observation terms (jax.numpy) whose sums give :meth:`sufficient_stats`.
 

@@ -379,6 +379,8 @@ class Gamma(Family):
             return None
         return _gamma_closed(stats, fixed)  # type: ignore[arg-type]
 
+    stats_heavy_terms = (1,)
+
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
         # As _gamma_stats, about the shift c instead of the first-pass mean.
         v = x / shift
@@ -966,6 +968,8 @@ class InverseGaussian(Family):
                 "sum of 1/x overflows the float64 range. Remove the extreme values."
             )
         return total, mean, max(r, 0.0), _wsum(w, np.log(x)) / total
+
+    stats_heavy_terms = (2,)
 
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
         d = x - shift
