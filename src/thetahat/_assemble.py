@@ -49,7 +49,10 @@ def assemble_result(
         p.name: _scalar_or_array(std.param_from_std(p.role, params_std[p.name]))
         for p in fam.params
     }
-    overflowed = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+    overflowed = [
+        k for k, v in params.items()
+        if not (math.isfinite(v) if isinstance(v, float) else np.isfinite(v).all())
+    ]
     overflowed = list(dict.fromkeys(overflowed + _underflowed(est, params, params_std, boundary)))
     if overflowed:
         from thetahat.errors import DataError
@@ -61,9 +64,10 @@ def assemble_result(
     cov_z, hess_msg = invert_information(sol.hess)
     hessian_ok = cov_z is not None
     cov_names, role_scale = _flat_names(layout, est)
-    cov_std = np.full((len(cov_names), len(cov_names)), np.nan)
     if cov_z is not None:
         cov_std = jac @ cov_z @ jac.T
+    else:
+        cov_std = np.full((len(cov_names), len(cov_names)), np.nan)
     # Standard errors are scaled from standardised units one factor at a time
     # (data at 1e300 have SEs near 1e300 whose squares would overflow); the
     # covariance in data units may then hold inf/0 at such magnitudes.
@@ -106,7 +110,7 @@ def assemble_result(
         n_free=est.spec.n_free(est.fam),
         converged=bool(converged),
         n_iter=sol.n_iter,
-        score_norm=float(np.max(np.abs(sol.grad))) if sol.grad.size else 0.0,
+        score_norm=float(np.abs(sol.grad).max()) if sol.grad.size else 0.0,
         method=method,
         message=message,
         fixed={k: _scalar_or_array(v) for k, v in est.spec.fixed.items()},
@@ -166,7 +170,7 @@ def _standard_errors(
     layout: Layout, est: _Estimation, cov_std: np.ndarray, factor: np.ndarray
 ) -> dict[str, Any]:
     se: dict[str, Any] = {}
-    var = np.sqrt(np.clip(np.diag(cov_std), 0, None)) * factor if cov_std.size else np.zeros(0)
+    var = np.sqrt(np.maximum(cov_std.diagonal(), 0.0)) * factor if cov_std.size else np.zeros(0)
     start = 0
     for name, bij in layout.free:
         size = math.prod(bij.shape)

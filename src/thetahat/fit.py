@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -163,6 +163,7 @@ class _ParamSpec:
     bounds: dict[str, tuple[float, float]]
     start: dict[str, Any]
     prior: dict[str, Any]
+    _n_free: int | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -234,10 +235,12 @@ class _ParamSpec:
     def n_free(self, fam: Family) -> int:
         """Free scalar parameters: the dimension of the unconstrained space
         (a k-category simplex has k - 1, a d x d covariance d(d+1)/2)."""
-        return sum(
-            biject_to(_numeric(fam.param(n).constraint), self.shapes.get(n, ())).size
-            for n in self.free
-        )
+        if self._n_free is None:  # asked twice per fit: counted once
+            self._n_free = sum(
+                biject_to(_numeric(fam.param(n).constraint), self.shapes.get(n, ())).size
+                for n in self.free
+            )
+        return self._n_free
 
 
 def _check_support(
