@@ -116,3 +116,15 @@ def test_bad_values_raise_the_numpy_paths_error(name, bad, pattern):
     with pytest.raises(DataError, match=pattern) as info:
         thetahat.fit(x, name)
     assert str(where) in str(info.value)  # names the first offending row
+
+
+def test_fits_in_threads_equal_the_sequential_fits():
+    # Each thread pads its leftover rows in buffers of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(6)
+    samples = [rng.normal(i, 1.0 + i, MIN_ROWS * 2 + 1000 + i) for i in range(6)]
+    sequential = [thetahat.fit(x, "normal").params for x in samples]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(lambda x: thetahat.fit(x, "normal").params, samples))
+    assert threaded == sequential

@@ -25,6 +25,7 @@ leaves the range as it is), and the padding's terms are masked out.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -92,8 +93,9 @@ def summarize(fam: Family, x: np.ndarray) -> DataSummary | None:
 def _summarize(fam: Family, x: np.ndarray) -> DataSummary:
     n = x.shape[0]
     shift = float(np.mean(x[:: n // _SHIFT_POINTS]))
-    head = (-(x.ctypes.data % _ALIGN) // x.itemsize) % (_ALIGN // x.itemsize)
-    if x.ctypes.data % x.itemsize:
+    address = x.__array_interface__["data"][0]
+    head = (-(address % _ALIGN) // x.itemsize) % (_ALIGN // x.itemsize)
+    if address % x.itemsize:
         head = 0  # not even 8-byte aligned: JAX copies, which is still right
     pieces = []
     start = head
@@ -103,20 +105,38 @@ def _summarize(fam: Family, x: np.ndarray) -> DataSummary:
             start += size
             if size != _BLOCKS[0]:
                 break
-    rest = np.concatenate((x[:head], x[start:])) if head else x[start:]
-    # The rest (two blocks at most, with the head) is padded with a copy of
-    # one of its values, which leaves min/max as they are; the terms of the
-    # padding are masked out.
-    for first in range(0, rest.size, _BLOCKS[-1]):
-        part = rest[first : first + _BLOCKS[-1]]
-        padded = _aligned_empty(_BLOCKS[-1])
-        padded[: part.size] = part
-        padded[part.size :] = part[0]
-        pieces.append(_kernel(fam, _BLOCKS[-1], True)(padded, shift, part.size))
+    # The rest -- the head and the tail, under two blocks -- is copied into
+    # padded blocks, padded with a copy of one of its values, which leaves
+    # min/max as they are; the terms of the padding are masked out.
+    rest = [x[:head], x[start:]]
+    buffers = _padding_buffers()
+    while rest[0].size + rest[1].size:
+        padded, count = buffers[len(pieces) % 2], 0
+        for i, part in enumerate(rest):
+            take = min(part.size, _BLOCKS[-1] - count)
+            padded[count : count + take] = part[:take]
+            count += take
+            rest[i] = part[take:]
+        padded[count:] = padded[0]
+        pieces.append(_kernel(fam, _BLOCKS[-1], True)(padded, shift, count))
     parts = np.array([np.asarray(p) for p in pieces])  # cheaper than jax.device_get
     with np.errstate(invalid="ignore", over="ignore"):
         sums = parts[:, 2:].sum(axis=0).tolist()
     return DataSummary(n, float(parts[:, 0].min()), float(parts[:, 1].max()), shift, tuple(sums))
+
+
+_local = threading.local()
+
+
+def _padding_buffers() -> tuple[np.ndarray, np.ndarray]:
+    """This thread's two aligned padding blocks, allocated once.
+
+    A fresh half-megabyte block costs page faults on every fit. Each fit
+    waits for its results before returning, so the next one may reuse them.
+    """
+    if not hasattr(_local, "buffers"):
+        _local.buffers = (_aligned_empty(_BLOCKS[-1]), _aligned_empty(_BLOCKS[-1]))
+    return _local.buffers  # type: ignore[no-any-return]
 
 
 def _aligned_empty(size: int) -> np.ndarray:
