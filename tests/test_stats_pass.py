@@ -54,7 +54,8 @@ def test_any_start_in_memory_gives_the_same_sums(offset):
     x = base[offset : offset + MIN_ROWS * 3 + 5]
     summary = summarize(fam, x)
     assert summary is not None
-    np.testing.assert_allclose(fam.stats_from_sums(summary), fam.sufficient_stats(x, _unit(x.size)), rtol=1e-13)
+    expected = fam.sufficient_stats(x, _unit(x.size))
+    np.testing.assert_allclose(fam.stats_from_sums(summary), expected, rtol=1e-13)
 
 
 def test_small_strided_or_non_float64_data_take_the_numpy_path():
@@ -128,3 +129,18 @@ def test_fits_in_threads_equal_the_sequential_fits():
     with ThreadPoolExecutor(3) as pool:
         threaded = list(pool.map(lambda x: thetahat.fit(x, "normal").params, samples))
     assert threaded == sequential
+
+
+def test_the_pass_runs_only_where_the_statistics_give_the_estimate(monkeypatch):
+    import sys
+
+    fit_module = sys.modules["thetahat.fit"]
+    calls = []
+    real = fit_module.summarize
+    monkeypatch.setattr(fit_module, "summarize", lambda fam, x: calls.append(fam.name) or real(fam, x))
+    x = FUSED["gamma"](np.random.default_rng(7), MIN_ROWS + 5)
+    thetahat.fit(x, "gamma")
+    thetahat.fit(x, "gamma", fixed={"loc": -1.0})  # statistics taken at loc = 0 do not apply
+    thetahat.fit(x, "gamma", weights=np.ones(x.size))
+    thetahat.fit(x, "gamma", method="numerical")
+    assert calls == ["gamma"]

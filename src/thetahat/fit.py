@@ -110,7 +110,9 @@ def fit(
     # One switch to float64 for the whole fit: JAX's dispatch of a compiled
     # function is slower on the first call after each switch.
     with jax.enable_x64(True):
-        return _fit(x, family, weights, fixed, free, bounds, start, tol, max_iter, strict, method, prior)
+        return _fit(
+            x, family, weights, fixed, free, bounds, start, tol, max_iter, strict, method, prior
+        )
 
 
 def _fit(
@@ -130,20 +132,22 @@ def _fit(
     fam = get_family(family)
     x_arr = as_float_array(x, ndim=fam.data_ndim, check_finite=False)
     # One min/max pass serves the finiteness and support checks, degeneracy
-    # and standardisation; on large unweighted data it also takes the sums
-    # a closed form needs (stats_pass). Bad values leave it to the numpy
-    # checks, which name them.
-    summary = None
-    if weights is None and method == "auto" and not bounds and not prior:
-        summary = summarize(fam, x_arr)
-    if summary is not None and not summary.finite:
-        summary = None
-    data_range = (summary.low, summary.high) if summary is not None else finite_range(x_arr)
+    # and standardisation; on large unweighted data headed for a closed form
+    # it also takes the sums the closed form needs (stats_pass).
+    fused = (
+        fam.has_stats_terms and weights is None and method == "auto" and not bounds and not prior
+    )
+    data_range = None if fused else finite_range(x_arr)
     w = validate_weights(weights, x_arr.shape[0])
     used = x_arr if is_unit(w) else x_arr[w > 0]  # zero weight = deleted, for shapes too
     if used is not x_arr:
         data_range = (float(used.min()), float(used.max()))
     spec = _ParamSpec.build(fam, used, fixed, free, bounds, start, prior)
+    summary = summarize(fam, x_arr) if fused and fam.stats_apply(spec.fixed) else None
+    if summary is not None and not summary.finite:
+        summary = None  # a bad value: the numpy checks name it
+    if data_range is None:
+        data_range = (summary.low, summary.high) if summary is not None else finite_range(x_arr)
     # The terms of a fused pass are NaN at values that are not counts, so a
     # finite summary has checked them already.
     _check_support(fam, x_arr, spec, data_range if used is x_arr else None,
@@ -363,7 +367,8 @@ class _Estimation:
         # two-pass sums need no shift): skip the standardised copy.
         moderate = Standardizer.is_moderate(*self.data_range)
         self._standardize(Standardizer() if moderate else numerical_std)
-        stats = self._sufficient_stats() if fam.has_stats and fam.stats_apply(self.fixed_std) else None
+        applies = fam.has_stats and fam.stats_apply(self.fixed_std)
+        stats = self._sufficient_stats() if applies else None
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
         if closed is None:
             closed = fam.mle(self.xs, self.w, self.fixed_std)

@@ -129,7 +129,9 @@ def _stats_information(layout: Layout, signature: _Signature) -> Callable[..., A
         # would amplify.
         value = -layout.family.loglik_from_stats(stats, **{**layout.unpack(z, fixed, bounds), **exact})
         jac = jax.jacfwd(flat)(z, fixed, bounds)
-        return jnp.concatenate([jnp.reshape(value, (1,)), grad, jnp.ravel(hess), flat(z, fixed, bounds), jnp.ravel(jac)])
+        theta = flat(z, fixed, bounds)
+        pieces = [jnp.reshape(value, (1,)), grad, jnp.ravel(hess), theta, jnp.ravel(jac)]
+        return jnp.concatenate(pieces)
 
     # One compiled function for value, score, information and the Jacobian of
     # the parametrisation: a fresh process pays a single compilation. One

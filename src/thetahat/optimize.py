@@ -497,7 +497,7 @@ def solve(
     which gives the exact Hessian at the estimate. Whenever that shortcut
     does not converge, the full trust-region solve takes over where it stopped.
     """
-    if np.all(w > 0):  # zero weights are then padding copies of row 0
+    if is_unit(w) or np.all(w > 0):  # zero weights are then padding copies of row 0
         layout = dataclasses.replace(layout, guard=False)
     data = device_data(*pad_to_bucket(x, w), layout)
     fixed = jnp.asarray(fixed_flat, dtype=jnp.float64)
@@ -506,7 +506,9 @@ def solve(
     first: tuple[Any, Any, Any] | None = None
     done, it0 = False, 0
     if x.shape[0] >= LARGE and layout.log_prior is None:
-        shortcut = _subsample_start(layout, z_start, sub or subsample(x, w), weight_total(w), fixed, bnds, solver)
+        shortcut = _subsample_start(
+            layout, z_start, sub or subsample(x, w), weight_total(w), fixed, bnds, solver
+        )
         if shortcut is not None:
             z_start, h_lagged, it0 = shortcut
             known = None

@@ -25,6 +25,7 @@ leaves the range as it is), and the padding's terms are masked out.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,7 +67,8 @@ class DataSummary:
     @property
     def finite(self) -> bool:
         """True when the range and every sum are finite numbers."""
-        return bool(np.isfinite(self.low) and np.isfinite(self.high) and np.all(np.isfinite(self.sums)))
+        values = (self.low, self.high, *self.sums)
+        return all(math.isfinite(v) for v in values)
 
 
 def summarize(fam: Family, x: np.ndarray) -> DataSummary | None:
@@ -146,7 +148,8 @@ def _aligned_empty(size: int) -> np.ndarray:
 
 
 def _combine(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1]), *(u + v for u, v in zip(a[2:], b[2:])))
+    sums = (u + v for u, v in zip(a[2:], b[2:]))
+    return (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1]), *sums)
 
 
 @lru_cache(maxsize=None)

@@ -8,7 +8,14 @@ import numpy as np
 
 from thetahat.data import is_unit
 
-__all__ = ["MeanVar", "mean_var_from_shifted_sums", "merge_mean_var", "weighted_mean_var", "weighted_quantile"]
+__all__ = [
+    "ONE_PASS_RATIO",
+    "MeanVar",
+    "mean_var_from_shifted_sums",
+    "merge_mean_var",
+    "weighted_mean_var",
+    "weighted_quantile",
+]
 
 
 class MeanVar(tuple):  # type: ignore[type-arg]
@@ -38,7 +45,7 @@ def _two_sum(a: float, b: float) -> tuple[float, float]:
 
 
 #: Largest sum x^2 / M2 at which the one-pass M2 = sum x^2 - mean * sum x is used.
-_ONE_PASS_RATIO = 8.0
+ONE_PASS_RATIO = 8.0
 
 
 def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> MeanVar:
@@ -68,7 +75,7 @@ def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> MeanVar:
         # the corrected two-pass below keeps every digit.
         s2 = float(np.einsum("i,i->", x, x))
         m2 = s2 - s1 * mean
-        if m2 > 0.0 and s2 <= _ONE_PASS_RATIO * m2:
+        if m2 > 0.0 and s2 <= ONE_PASS_RATIO * m2:
             return MeanVar(total, mean, m2)
         d = x - mean
         resid = float(d.sum())
@@ -95,7 +102,7 @@ def mean_var_from_shifted_sums(total: float, shift: float, d1: float, d2: float)
     otherwise, or for M2 <= 0, None: take the corrected two-pass instead.
     """
     m2 = d2 - d1 * (d1 / total)
-    if not (m2 > 0.0 and d2 <= _ONE_PASS_RATIO * m2):
+    if not (m2 > 0.0 and d2 <= ONE_PASS_RATIO * m2):
         return None
     mean, lo = _two_sum(shift, d1 / total)
     return MeanVar(total, mean, m2, lo)

@@ -11,7 +11,11 @@ import numpy as np
 from thetahat.constraints import positive, real
 from thetahat.families import register
 from thetahat._lazy import special
-from thetahat.families._helpers import mean_var_from_shifted_sums, weighted_mean_var, weighted_quantile
+from thetahat.families._helpers import (
+    mean_var_from_shifted_sums,
+    weighted_mean_var,
+    weighted_quantile,
+)
 from thetahat.families._special import softplus
 from thetahat.families.base import Family, Param
 

@@ -27,7 +27,11 @@ from thetahat.constraints import Interval, positive, real
 from thetahat.data import is_unit, weight_total
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import register
-from thetahat.families._helpers import _ONE_PASS_RATIO, mean_var_from_shifted_sums, weighted_mean_var
+from thetahat.families._helpers import (
+    ONE_PASS_RATIO,
+    mean_var_from_shifted_sums,
+    weighted_mean_var,
+)
 from thetahat.families.base import Family, Param, Support
 
 __all__ = [
@@ -202,7 +206,8 @@ def _fit_threshold(x: np.ndarray, w: np.ndarray, profile: Profile) -> dict[str, 
             return {**params, "loc": lo - math.exp(t)}
         rows *= 16
         xs_next, ws_next = _subsample(x, w, rows)
-        slope *= weight_total(ws_next) / weight_total(ws)  # the curvature grows with the total weight
+        # the curvature grows with the total weight
+        slope *= weight_total(ws_next) / weight_total(ws)
         xs, ws = xs_next, ws_next
 
 
@@ -394,7 +399,7 @@ class Gamma(Family):
         ubar, above = summary.sums[0] / total, summary.sums[1] / total
         s = above - ubar + math.log1p(ubar)
         # c is not the mean: the correction cancels digits of s when large.
-        return (total, c * (1.0 + ubar), s) if 0.0 < above <= _ONE_PASS_RATIO * s else None
+        return (total, c * (1.0 + ubar), s) if 0.0 < above <= ONE_PASS_RATIO * s else None
 
     def mle(self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]) -> dict[str, Any] | None:
         # Reached when the statistics at loc = 0 do not apply: the numerical path.
@@ -801,7 +806,7 @@ class Exponential(Family):
         # deviations carries the digits unless the second term dwarfs it.
         total, lo = float(summary.n), summary.low
         excess = summary.sums[0] + total * (summary.shift - lo)
-        if not total * (summary.shift - lo) <= _ONE_PASS_RATIO * excess:
+        if not total * (summary.shift - lo) <= ONE_PASS_RATIO * excess:
             return None
         return total, lo, max(excess, 0.0)
 
@@ -984,7 +989,7 @@ class InverseGaussian(Family):
         mean = c + resid / total
         first = ss / c**2
         r = first - resid**2 / (total * mean * c**2)
-        if not (0.0 < r and first <= _ONE_PASS_RATIO * r and math.isfinite(first)):
+        if not (0.0 < r and first <= ONE_PASS_RATIO * r and math.isfinite(first)):
             return None
         return total, mean, r, log_sum / total
 
