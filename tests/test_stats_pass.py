@@ -23,6 +23,12 @@ FUSED = {
     "bernoulli": lambda r, n: (r.random(n) < 0.3).astype(float),
     "geometric": lambda r, n: r.geometric(0.3, n) - 1.0,
 }
+#: Count families whose statistics are a table: the pass only checks the values.
+CHECKED = {
+    "poisson": (lambda r, n: r.poisson(4.0, n) + 0.0, {}),
+    "binomial": (lambda r, n: r.binomial(12, 0.3, n) + 0.0, {"fixed": {"n": 12}}),
+    "negative_binomial": (lambda r, n: r.negative_binomial(3.0, 0.4, n) + 0.0, {}),
+}
 #: Lengths around the block sizes: exactly one block, a masked remainder, many blocks.
 LENGTHS = [MIN_ROWS, MIN_ROWS + 1, 70001, (1 << 20) + 7, 2_500_003]
 
@@ -144,3 +150,19 @@ def test_the_pass_runs_only_where_the_statistics_give_the_estimate(monkeypatch):
     thetahat.fit(x, "gamma", weights=np.ones(x.size))
     thetahat.fit(x, "gamma", method="numerical")
     assert calls == ["gamma"]
+
+
+@pytest.mark.parametrize("name", sorted(CHECKED))
+def test_count_families_checked_by_the_pass_fit_as_with_weights(name):
+    draw, kwargs = CHECKED[name]
+    x = draw(np.random.default_rng(8), 3 * MIN_ROWS)
+    fam = get_family(name)
+    summary = summarize(fam, x)
+    assert summary.finite and summary.sums[0] == x.sum() and fam.stats_from_sums(summary) is None
+    fused = thetahat.fit(x, name, **kwargs)
+    weighted = thetahat.fit(x, name, weights=np.ones(x.size), **kwargs)
+    assert fused.params == weighted.params and fused.loglik == weighted.loglik
+    x[2 * MIN_ROWS + 11] = 2.5
+    with pytest.raises(DataError, match="outside the support") as info:
+        thetahat.fit(x, name, **kwargs)
+    assert str(2 * MIN_ROWS + 11) in str(info.value)

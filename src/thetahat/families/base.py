@@ -228,7 +228,8 @@ class Family:
     def stats_from_sums(self, summary: Any) -> tuple[Any, ...] | None:
         """:meth:`sufficient_stats` of unweighted data from a
         :class:`thetahat.stats_pass.DataSummary` of them, or None where the
-        sums would lose digits (the caller then takes the numpy passes)."""
+        sums would lose digits or do not determine them (the caller then
+        takes the numpy passes; the fused pass has still checked the data)."""
         return None
 
     def stats_apply(self, fixed: dict[str, Any]) -> bool:

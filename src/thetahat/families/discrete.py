@@ -85,6 +85,14 @@ def _log_factorial_excess(x: Any, xp: Any = jnp) -> Any:
     return xp.where(pos, _HALF_LOG_2PI + 0.5 * xp.log(xs) + _stirlerr(xs, xp), 0.0)
 
 
+def _count_terms(x: Any) -> tuple[Any]:
+    """The fused pass's term of a count family: x, NaN where x is not an integer.
+
+    Its sum is sum x; its NaN spares the numpy support check an elementwise pass.
+    """
+    return (jnp.where(x == jnp.floor(x), x, jnp.nan),)
+
+
 def _totals(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """(sum of weights, weighted sum of x); DataError if the sum overflows."""
     with np.errstate(over="ignore"):  # overflow is reported just below
@@ -242,6 +250,9 @@ class Binomial(Family):
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
         return _value_counts(x, w)
 
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return _count_terms(x)  # the statistics are a table: numpy passes after the check
+
     def mle_from_stats(self, stats: tuple[Any, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         n = _trials(fixed)
         total, successes = _totals(*stats)
@@ -306,6 +317,9 @@ class Poisson(Family):
         excess = float(np.dot(counts, _log_factorial_excess(values, np)))
         return total, mean, deviance, excess
 
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return _count_terms(x)  # the statistics need a table: numpy passes after the check
+
     def mle_from_stats(self, stats: tuple[float, ...], fixed: dict[str, Any]) -> dict[str, Any]:
         return {} if "rate" in fixed else {"rate": stats[1]}
 
@@ -358,7 +372,7 @@ class Geometric(Family):
         return _totals(x, w)
 
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
-        return (jnp.where(x == jnp.floor(x), x, jnp.nan),)  # NaN: not a count
+        return _count_terms(x)
 
     def stats_from_sums(self, summary: Any) -> tuple[float, ...]:
         return float(summary.n), summary.sums[0]
@@ -429,6 +443,9 @@ class NegativeBinomial(Family):
 
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
         return _value_counts(x, w)
+
+    def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
+        return _count_terms(x)  # the statistics are a table: numpy passes after the check
 
     def mle_from_stats(self, stats: tuple[Any, ...], fixed: dict[str, Any]) -> dict[str, Any] | None:
         values, counts = (np.asarray(s, dtype=float) for s in stats)
