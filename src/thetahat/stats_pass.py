@@ -19,8 +19,10 @@ when it starts on a 64-byte boundary, so the pass skips up to seven leading
 values to get there, and reads the rest in blocks of a few fixed lengths
 (one compilation each, whatever the sample size). The leftover rows -- the
 skipped head and what is shorter than the smallest block -- are copied into
-one block of the smallest length, padded with a copy of one of them (which
-leaves the range as it is), and the padding's terms are masked out.
+one or two blocks of the smallest length, padded with a copy of one of them
+(which leaves the range as it is), and the padding's terms are masked out.
+The pass runs where JAX computes on the CPU; on an accelerator the numpy
+passes, which read the data in place, are taken instead.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def summarize(fam: Family, x: np.ndarray) -> DataSummary | None:
     """Range and statistic sums of unweighted 1-D float64 ``x`` in one pass.
 
     None when the pass does not apply: the family declares no terms, ``x``
-    has fewer than :data:`MIN_ROWS` rows or is not contiguous float64.
+    has fewer than :data:`MIN_ROWS` rows or is not contiguous float64, or
+    JAX computes on an accelerator (which would first copy the data over:
+    the numpy passes read them where they are).
     """
     n = x.shape[0]
     if (
@@ -84,6 +88,7 @@ def summarize(fam: Family, x: np.ndarray) -> DataSummary | None:
         or x.dtype != np.float64
         or not x.flags.c_contiguous
         or not fam.has_stats_terms
+        or not _on_cpu()
     ):
         return None
     if not jax.config.read("jax_enable_x64"):  # fit switches once: a switch slows dispatch
@@ -125,6 +130,11 @@ def _summarize(fam: Family, x: np.ndarray) -> DataSummary:
     with np.errstate(invalid="ignore", over="ignore"):
         sums = parts[:, 2:].sum(axis=0).tolist()
     return DataSummary(n, float(parts[:, 0].min()), float(parts[:, 1].max()), shift, tuple(sums))
+
+
+@lru_cache(maxsize=1)
+def _on_cpu() -> bool:
+    return bool(jax.default_backend() == "cpu")
 
 
 _local = threading.local()
