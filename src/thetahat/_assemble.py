@@ -72,8 +72,11 @@ def assemble_result(
     # (data at 1e300 have SEs near 1e300 whose squares would overflow); the
     # covariance in data units may then hold inf/0 at such magnitudes.
     se = _standard_errors(layout, est, cov_std, np.abs(role_scale))
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        cov = np.where(cov_std == 0, 0.0, cov_std * np.outer(role_scale, role_scale))
+    if std.is_identity:
+        cov = cov_std + 0.0  # no "-0.0" entries, as np.where below gives
+    else:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            cov = np.where(cov_std == 0, 0.0, cov_std * np.outer(role_scale, role_scale))
     used_w = weight_total(est.w)
     log_jacobian = 0.0 if fam.is_discrete else used_w * fam.data_ndim * np.log(std.scale)
     if fam.data_ndim == 2:

@@ -7,6 +7,8 @@ offending one, and what to do about it.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,19 +163,20 @@ class Standardizer:
         if mode == "none":
             return cls()
         lo, hi = data_range if data_range is not None else (float(x.min()), float(x.max()))
+        lo, hi = float(lo), float(hi)  # Python floats: math is cheaper than numpy here
         if mode == "location-scale":
-            shift = lo + (hi - lo) / 2 if np.isfinite(hi - lo) else lo / 2 + hi / 2
+            shift = lo + (hi - lo) / 2 if math.isfinite(hi - lo) else lo / 2 + hi / 2
             spread = max(abs(hi - shift), abs(lo - shift))
-            if not np.isfinite(spread):
+            if not math.isfinite(spread):
                 spread = max(abs(hi), abs(lo))
         else:
             shift = 0.0
             spread = max(abs(hi), abs(lo))
-        if spread == 0 or not np.isfinite(spread):
+        if spread == 0 or not math.isfinite(spread):
             return cls(shift, 1.0)
         # Clamp the exponent: 2**1024 overflows for spreads near 1.8e308.
-        exponent = min(int(np.round(np.log2(spread))), 1023)
-        return cls(shift, float(np.ldexp(1.0, exponent)))
+        exponent = min(round(math.log2(spread)), 1023)
+        return cls(shift, math.ldexp(1.0, exponent))
 
     @staticmethod
     def is_moderate(low: float, high: float) -> bool:
