@@ -2,7 +2,9 @@
 
 Pipeline: validate data -> resolve free/fixed parameters -> standardise ->
 closed form (sufficient statistics) or trust-region Newton -> observed
-information -> FitResult in the user's units.
+information -> FitResult in the user's units. Large unweighted data headed
+for a closed form are validated and summed in one compiled pass
+(:mod:`thetahat.stats_pass`).
 """
 
 from __future__ import annotations
