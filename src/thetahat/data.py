@@ -77,7 +77,7 @@ def as_float_array(
 def finite_range(arr: NDArray[np.float64], name: str = "x") -> tuple[float, float]:
     """``(min, max)`` of ``arr``, or DataError naming its NaN/inf values (min/max propagate them)."""
     low, high = float(arr.min()), float(arr.max())
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if not (math.isfinite(low) and math.isfinite(high)):
         _raise_if_not_finite(arr, name)
     return low, high
 
@@ -123,14 +123,18 @@ def strided_rows(a: np.ndarray, rows: int) -> np.ndarray:
     return np.ascontiguousarray(a[:: n // rows][:rows])
 
 
+_ONE = np.ones(1)
+_ONE.flags.writeable = False
+
+
 def validate_weights(weights: ArrayLike | None, n: int) -> NDArray[np.float64]:
     """Frequency weights: finite, non-negative, one per observation, not all zero.
 
     No weights give a zero-stride view of a single 1.0 (see :func:`is_unit`),
     which lets the closed forms skip multiplying by ones.
     """
-    if weights is None:
-        return np.broadcast_to(np.float64(1.0), (n,))
+    if weights is None:  # a read-only zero-stride view of one 1.0
+        return np.ndarray((n,), np.float64, _ONE, 0, (0,))
     w = as_float_array(weights, name="weights")
     if w.shape[0] != n:
         raise DataError(f"weights must have one entry per observation ({n}); got {w.shape[0]}.")

@@ -265,7 +265,7 @@ def _check_support(
     if x_range is None:
         x_range = (float(x.min()), float(x.max()))
     integer = support.integer and not counts_checked
-    if not integer and not support.outside(np.asarray(x_range), values).any():
+    if not integer and support.contains_range(*x_range, values):
         return
     bad = support.outside(x, values)
     if bad.any():

@@ -90,6 +90,13 @@ class Support:
         high = values.get(self.high_param, self.high) if self.high_param else self.high
         return float(low), float(high)
 
+    def contains_range(self, low: float, high: float, values: dict[str, float]) -> bool:
+        """Whether [low, high] lies inside the support's bounds (integrality aside)."""
+        lo, hi = self.bounds(values)
+        above_low = low >= lo if self.low_closed else low > lo
+        below_high = high <= hi if self.high_closed else high < hi
+        return bool(above_low and below_high)
+
     def outside(self, x: np.ndarray, values: dict[str, float]) -> np.ndarray:
         """Boolean mask of observations outside the support."""
         low, high = self.bounds(values)
