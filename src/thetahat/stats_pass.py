@@ -46,8 +46,9 @@ __all__ = ["MIN_ROWS", "DataSummary", "summarize"]
 
 #: Below this many rows the numpy passes cost less than the dispatches.
 MIN_ROWS = 1 << 16
-#: Block lengths, longest first: at most one block of each but the longest.
-_BLOCKS = tuple(1 << k for k in range(20, 15, -1))
+#: Block lengths, longest first: at most three blocks of each but the longest
+#: (three lengths: a large fit compiles three kernels, not one per power of two).
+_BLOCKS = (1 << 20, 1 << 18, 1 << 16)
 #: JAX reads a host array in place when it starts on this boundary (bytes).
 _ALIGN = 64
 #: Values spread over the data whose mean is the shift.
@@ -107,11 +108,11 @@ def _summarize(fam: Family, x: np.ndarray) -> DataSummary:
     pieces = []
     start = head
     for size in _BLOCKS:
-        while n - start >= size:
+        repeats = 0
+        while n - start >= size and (size == _BLOCKS[0] or repeats < 3):
             pieces.append(_kernel(fam, size, False)(x[start : start + size], shift))
             start += size
-            if size != _BLOCKS[0]:
-                break
+            repeats += 1
     # The rest -- the head and the tail, under two blocks -- is copied into
     # padded blocks, padded with a copy of one of its values, which leaves
     # min/max as they are; the terms of the padding are masked out.
