@@ -8,7 +8,6 @@ offending one, and what to do about it.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,7 +217,7 @@ class Standardizer:
         )
 
     def _map(self, role: str, value: Any, inverse: bool) -> Any:
-        if self.shift == 0.0 and self.scale == 1.0:  # identity: the common case, kept cheap
+        if self.is_identity:  # the common case, kept cheap
             return value
         with np.errstate(over="ignore"):  # an unrepresentable estimate is caught by the caller
             return self._map_unchecked(role, value, inverse)
