@@ -9,7 +9,6 @@ for a closed form are validated and summed in one compiled pass
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from thetahat.data import Standardizer, as_float_array, finite_range, is_unit, v
 from thetahat.errors import DataError, describe_bad_values
 from thetahat.families import get_family
 from thetahat.families.base import Family
-from thetahat.inference import stats_information, unpack_jacobian
+from thetahat.inference import split_packed, stats_information, unpack_jacobian
 from thetahat.likelihood import CHUNK, Layout
 from thetahat.optimize import (
     LARGE,
@@ -603,12 +602,7 @@ def _numeric(constraint: Any) -> Any:
 
 
 def _split_flat(layout: Layout, flat: np.ndarray) -> list[np.ndarray]:
-    parts, start = [], 0
-    for _, bij in layout.free:
-        size = math.prod(bij.shape)
-        parts.append(flat[start : start + size].reshape(bij.shape))
-        start += size
-    return parts
+    return split_packed(flat, [bij.shape for _, bij in layout.free])
 
 
 def _at_user_bounds(

@@ -21,7 +21,7 @@ import numpy as np
 from thetahat._jit import jit
 from thetahat.likelihood import Layout
 
-__all__ = ["invert_information", "unpack_jacobian", "stats_information"]
+__all__ = ["invert_information", "split_packed", "stats_information", "unpack_jacobian"]
 
 
 def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -87,7 +87,7 @@ def unpack_jacobian(
 _Signature = tuple[tuple[tuple[int, ...], ...], int, tuple[tuple[str, tuple[int, ...]], ...]]
 
 
-def _split_packed(packed: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
+def split_packed(packed: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
     """Consecutive pieces of the vector ``packed`` with the given shapes."""
     pieces, start = [], 0
     for shape in shapes:
@@ -110,7 +110,7 @@ def _stats_information(layout: Layout, signature: _Signature) -> Callable[..., A
 
     def everything(packed: Any) -> Any:
         shapes = [(layout.size,), *stats_shapes, (n_fixed,), (len(layout.free), 2)]
-        z, *rest = _split_packed(packed, shapes + [shape for _, shape in exact_shapes])
+        z, *rest = split_packed(packed, shapes + [shape for _, shape in exact_shapes])
         stats, (fixed, bounds), exact_values = (
             tuple(rest[: len(stats_shapes)]), rest[len(stats_shapes) : len(stats_shapes) + 2],
             rest[len(stats_shapes) + 2 :],
@@ -171,5 +171,5 @@ def stats_information(
     out = np.asarray(_stats_information(layout, signature)(packed))
     k = layout.size
     m = sum(math.prod(bij.shape) for _, bij in layout.free)  # theta's length (a simplex: k + 1)
-    value, grad, hess, flat, jac = _split_packed(out, [(), (k,), (k, k), (m,), (m, k)])
+    value, grad, hess, flat, jac = split_packed(out, [(), (k,), (k, k), (m,), (m, k)])
     return float(value), grad, hess, (flat, jac)
