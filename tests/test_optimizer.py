@@ -575,3 +575,32 @@ def test_threshold_feature_sums_equal_the_generic_likelihood(free_loc: bool) -> 
     for a, b in zip(fast_vg, generic):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11)
     assert below == np.inf
+
+
+def test_small_information_inverse_equals_the_eigen_path() -> None:
+    # 1 x 1 and 2 x 2 information (most fits) take a scalar path: same
+    # verdicts, same messages' kind, same inverse as the eigendecomposition.
+    from thetahat.inference import _invert_general, invert_information
+
+    rng = np.random.default_rng(7)
+    near = 2.0 * (1 - 1e-13)
+    cases = [
+        np.array([[0.0]]), np.array([[-1.0]]), np.array([[np.inf]]),
+        np.array([[np.nan, 0], [0, 1.0]]), np.array([[1.0, 1.0], [1.0, 1.0]]),
+        np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([[4.0, near], [near, 1.0]]),
+    ]
+    for _ in range(2000):
+        k = int(rng.integers(1, 3))
+        a = rng.normal(size=(k, k)) * 10.0 ** rng.uniform(-5, 5, size=(k, 1))
+        cases.append(a @ a.T + np.diag(10.0 ** rng.uniform(-12, 3, size=k)) * (rng.uniform() < 0.5))
+    for hess in cases:
+        got, msg = invert_information(hess)
+        ref, ref_msg = _invert_general(hess)
+        assert (got is None) == (ref is None), (hess, msg, ref_msg)
+        assert msg.split("(")[0] == ref_msg.split("(")[0]
+        if got is not None:
+            # The scalar path solves the 2 x 2 exactly; eigh's own error grows
+            # with the condition number.
+            cond = np.linalg.cond(hess / np.sqrt(np.outer(np.diag(hess), np.diag(hess))))
+            tol = 1e-13 * cond
+            np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())

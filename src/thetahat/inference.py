@@ -28,6 +28,12 @@ def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
     """Inverse of the observed information, or (None, reason) if not positive definite."""
     if hess.size == 0:
         return np.zeros((0, 0)), "ok"
+    if hess.shape[0] <= 2:  # most fits: the same test in scalar arithmetic
+        return _invert_small(hess.tolist())
+    return _invert_general(hess)
+
+
+def _invert_general(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
     # ndarray methods, not np.* functions: this runs on every fit.
     if not np.isfinite(hess).all():
         return None, "the Hessian has non-finite entries"
@@ -45,6 +51,35 @@ def invert_information(hess: np.ndarray) -> tuple[np.ndarray | None, str]:
         cond = np.inf if lam[0] <= 0 else lam[-1] / lam[0]
         return None, f"the observed information is not positive definite (condition number {cond:.3g})"
     return ((q / lam) @ q.T) * outer, "ok"
+
+
+def _invert_small(hess: list[list[float]]) -> tuple[np.ndarray | None, str]:
+    """:func:`invert_information` of a 1 x 1 or 2 x 2 matrix, without numpy's
+    per-call overhead (which costs more than the arithmetic here).
+
+    The correlation-scaled matrix [[1, r], [r, 1]] has eigenvalues 1 -/+ |r|
+    and inverse [[1, -r], [-r, 1]] / ((1 - r)(1 + r)).
+    """
+    a = hess[0][0]
+    c = hess[1][1] if len(hess) == 2 else 1.0
+    b = 0.5 * (hess[0][1] + hess[1][0]) if len(hess) == 2 else 0.0
+    if not all(math.isfinite(v) for row in hess for v in row):
+        return None, "the Hessian has non-finite entries"
+    if a <= 0 or c <= 0:
+        return None, "the observed information is not positive definite (a non-positive diagonal)"
+    if len(hess) == 1:
+        return np.array([[1.0 / a]]), "ok"
+    sa, sc = 1.0 / math.sqrt(a), 1.0 / math.sqrt(c)
+    r = b * sa * sc
+    low, high = 1.0 - abs(r), 1.0 + abs(r)
+    if low <= 1e-11 * high:
+        cond = math.inf if low <= 0 else high / low
+        return None, (
+            f"the observed information is not positive definite (condition number {cond:.3g})"
+        )
+    det = (1.0 - r) * (1.0 + r)
+    off = -r / det * sa * sc
+    return np.array([[sa * sa / det, off], [off, sc * sc / det]]), "ok"
 
 
 @lru_cache(maxsize=256)
