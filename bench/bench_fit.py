@@ -7,6 +7,12 @@ For each family and sample size it prints, from one run on one machine:
     (the warm-up, which includes JAX compilation, is printed separately);
   * floor: one numpy pass computing the same sufficient statistics
     (closed-form families only) -- the physical lower bound;
+  * checked: the cheapest numpy passes computing what a fit must compute
+    under the reliability contract -- the same statistics, the support and
+    integrality checks the floor skips, and the data-only term of the
+    log-likelihood (sum log x! for the Poisson, sum log x for the inverse
+    Gaussian); equal to the floor where the statistics already check
+    (a log of a negative value is NaN);
   * scipy: `scipy.stats.<dist>.fit` with the same fixed parameters;
   * the log-likelihood each reached, and the ratios.
 Timing never enters the test suite; this script is the place for it.
@@ -24,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 import scipy.stats as st
+from scipy.special import gammaln
 
 import thetahat
 
@@ -35,12 +42,23 @@ class Case:
     fit_kwargs: dict[str, Any]
     floor: Callable[[np.ndarray], Any] | None
     scipy_fit: Callable[[np.ndarray], float] | None  # returns scipy's loglik
+    checked: Callable[[np.ndarray], Any] | None = None  # None: the floor checks already
 
 
 def _sum_sq(v: np.ndarray) -> float:
     # einsum rather than v @ v: BLAS ddot is slow under OPENBLAS_CORETYPE here,
     # and the floor should be the fastest honest numpy pass.
     return float(np.einsum("i,i->", v, v))
+
+
+def _counts_checked(x: np.ndarray, upper: float = np.inf) -> tuple[Any, ...]:
+    # Integer-valued and inside [0, upper]: the integer copy, its comparison,
+    # and the count table that gives sum x and sum log x! together.
+    c = x.astype(np.int64)
+    if not (c == x).all() or c.min() < 0 or c.max() > upper:
+        raise ValueError("not counts")
+    table = np.bincount(c)
+    return table @ np.arange(table.size), table @ gammaln(np.arange(1, table.size + 1))
 
 
 def _scipy(dist: Any, **kw: Any) -> Callable[[np.ndarray], float]:
@@ -53,14 +71,20 @@ def _scipy(dist: Any, **kw: Any) -> Callable[[np.ndarray], float]:
 
 CASES = [
     Case("normal", lambda r, n: r.normal(3.0, 2.0, n), {}, lambda x: (x.sum(), _sum_sq(x)), _scipy(st.norm)),
-    Case("exponential", lambda r, n: r.exponential(2.0, n), {}, lambda x: x.sum(), _scipy(st.expon, floc=0)),
+    Case("exponential", lambda r, n: r.exponential(2.0, n), {}, lambda x: x.sum(), _scipy(st.expon, floc=0),
+         lambda x: (x.sum(), x.min())),
     Case("gamma", lambda r, n: r.gamma(2.5, 1.5, n), {}, lambda x: (x.sum(), np.log(x).sum()), _scipy(st.gamma, floc=0)),
     Case("lognormal", lambda r, n: r.lognormal(0.5, 0.7, n), {}, lambda x: (lambda lx: (lx.sum(), _sum_sq(lx)))(np.log(x)), _scipy(st.lognorm, floc=0)),
-    Case("half_normal", lambda r, n: np.abs(r.normal(0, 2.0, n)), {}, lambda x: _sum_sq(x), _scipy(st.halfnorm, floc=0)),
-    Case("inverse_gaussian", lambda r, n: r.wald(2.0, 3.0, n), {}, lambda x: (x.sum(), (1 / x).sum()), _scipy(st.invgauss, floc=0)),
-    Case("poisson", lambda r, n: r.poisson(4.0, n).astype(float), {}, lambda x: x.sum(), None),
-    Case("bernoulli", lambda r, n: (r.random(n) < 0.3).astype(float), {}, lambda x: x.sum(), None),
-    Case("geometric", lambda r, n: r.geometric(0.3, n).astype(float) - 1, {}, lambda x: x.sum(), None),
+    Case("half_normal", lambda r, n: np.abs(r.normal(0, 2.0, n)), {}, lambda x: _sum_sq(x), _scipy(st.halfnorm, floc=0),
+         lambda x: (_sum_sq(x), x.min())),
+    Case("inverse_gaussian", lambda r, n: r.wald(2.0, 3.0, n), {}, lambda x: (x.sum(), (1 / x).sum()), _scipy(st.invgauss, floc=0),
+         lambda x: (x.sum(), (1 / x).sum(), np.log(x).sum())),
+    Case("poisson", lambda r, n: r.poisson(4.0, n).astype(float), {}, lambda x: x.sum(), None, _counts_checked),
+    Case("bernoulli", lambda r, n: (r.random(n) < 0.3).astype(float), {}, lambda x: x.sum(), None,
+         # inside [0, 1] with sum x^2 = sum x: every value is 0 or 1
+         lambda x: (x.sum(), _sum_sq(x), x.min(), x.max())),
+    Case("geometric", lambda r, n: r.geometric(0.3, n).astype(float) - 1, {}, lambda x: x.sum(), None,
+         lambda x: _counts_checked(x)[0]),
     Case("weibull", lambda r, n: r.weibull(1.7, n) * 2.0, {}, None, _scipy(st.weibull_min, floc=0)),
     Case("student_t", lambda r, n: r.standard_t(4.0, n) * 0.5 + 1.0, {}, None, _scipy(st.t)),
     Case("gamma", lambda r, n: 10.0 + r.gamma(3.0, 1.5, n), {"free": ["loc"]}, None, _scipy(st.gamma)),
@@ -86,6 +110,8 @@ def bench_case(case: Case, n: int, repeat: int, with_scipy: bool) -> dict[str, A
     row: dict[str, Any] = {"first": first, "thetahat": t_fit, "ll": res.loglik, "iters": res.n_iter}
     if case.floor is not None:
         row["floor"], _ = _median_time(lambda: case.floor(x), max(repeat, 5))
+        checked = case.checked or case.floor
+        row["checked"], _ = _median_time(lambda: checked(x), max(repeat, 5))
     if case.scipy_fit is not None and with_scipy:
         scipy_repeat = 1 if n >= 10**6 else 3
         with warnings.catch_warnings():
@@ -123,6 +149,7 @@ def main() -> None:
 
     header = (
         f"{'family':<22}{'N':>9}{'first s':>9}{'thetahat ms':>13}{'floor ms':>10}{'x floor':>9}"
+        f"{'checked ms':>12}{'x checked':>11}"
         f"{'scipy ms':>11}{'scipy/th':>10}{'loglik thetahat':>20}{'ll - scipy ll':>15}"
     )
     print(f"thetahat {thetahat.__version__}, numpy {np.__version__}, scipy {st.__name__ and __import__('scipy').__version__}")
@@ -134,12 +161,14 @@ def main() -> None:
                 continue
             label = case.family + (" (free loc)" if case.fit_kwargs.get("free") else "")
             r = bench_case(case, n, args.repeat, not args.no_scipy)
-            floor = r.get("floor")
+            floor, checked = r.get("floor"), r.get("checked")
             scipy_t = r.get("scipy")
             print(
                 f"{label:<22}{n:>9}{r['first']:>9.2f}{1e3 * r['thetahat']:>13.2f}"
                 f"{(1e3 * floor if floor else float('nan')):>10.2f}"
                 f"{(r['thetahat'] / floor if floor else float('nan')):>9.2f}"
+                f"{(1e3 * checked if checked else float('nan')):>12.2f}"
+                f"{(r['thetahat'] / checked if checked else float('nan')):>11.2f}"
                 f"{(1e3 * scipy_t if scipy_t else float('nan')):>11.1f}"
                 f"{(scipy_t / r['thetahat'] if scipy_t else float('nan')):>10.1f}"
                 f"{r['ll']:>20.6f}"
