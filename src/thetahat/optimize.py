@@ -282,17 +282,28 @@ def _run_loop(
 
 
 def _pad_derivatives(f: Any, g: Any, h: Any, size: int, xp: Any = np) -> tuple[Any, Any, Any]:
-    """``(f, g, h)`` padded to ``size`` parameters: zero score, unit curvature (steps there are 0)."""
+    """``(f, g, h)`` padded to ``size`` parameters: zero score (steps there are 0) and
+    the curvature of h's largest diagonal entry.
+
+    Not unit curvature: the step logic judges definiteness relative to the
+    largest eigenvalue, and a padded 1 next to curvatures of 1e14 (a scale
+    parameter far below the data's range, as a Cauchy fit's) read as singular.
+    h's largest diagonal entry lies between its largest eigenvalue / size and
+    that eigenvalue, so the padding neither dominates nor looks singular.
+    """
     p, extra = g.shape[0], size - g.shape[0]
     if extra == 0:
         return f, g, h
+    top = xp.max(xp.abs(xp.diagonal(h)))
+    pad = xp.where(xp.isfinite(top) & (top > 0), top, 1.0)
     g = xp.concatenate([g, xp.zeros(extra, g.dtype)])
-    h = xp.block([[h, xp.zeros((p, extra), h.dtype)], [xp.zeros((extra, p), h.dtype), xp.eye(extra, dtype=h.dtype)]])
+    corner = pad * xp.eye(extra, dtype=h.dtype)
+    h = xp.block([[h, xp.zeros((p, extra), h.dtype)], [xp.zeros((extra, p), h.dtype), corner]])
     return f, g, h
 
 
 #: Up to this many parameters, the step logic runs on a problem padded to this
-#: size (zero score, unit curvature: steps there are exactly 0), so that it is
+#: size (zero score, positive curvature: steps there are exactly 0), so that it is
 #: compiled once for all of them instead of once per number of parameters.
 _STEP_SIZE = 4
 
