@@ -619,3 +619,16 @@ def test_badly_scaled_information_is_not_mistaken_for_singular() -> None:
     assert res.converged and res.hessian_ok
     loc, scale = st.cauchy.fit(x)
     assert res.loglik >= st.cauchy.logpdf(x, loc, scale).sum() - 1e-9 * abs(res.loglik)
+
+
+def test_student_t_local_maximum_below_the_normal_limit_is_not_the_answer() -> None:
+    # On these five points the t likelihood peaks at df = 2.7 (loglik -103.084),
+    # below its supremum, the normal limit df -> inf (-103.059): the fit must
+    # reach the limit (a boundary estimate), never stop at the local peak.
+    x = np.array([4.77826419e8, -1.25426315e8, 2.47522165e8, 4.49356733e8, 3.15205973e8])
+    normal = thetahat.fit(x, "normal")
+    res, record = fit_recording(x, "student_t")
+    assert res.loglik >= normal.loglik - 1e-9 * abs(normal.loglik), res.params
+    assert "df" in res.at_boundary
+    assert res.params["mu"] == pytest.approx(normal.params["mu"], rel=1e-7)
+    assert all(issubclass(w.category, ThetahatWarning) for w in record)

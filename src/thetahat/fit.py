@@ -441,6 +441,7 @@ class _Estimation:
         z0 = layout.pack(start, bounds)
         fixed_flat = self._fixed_flat(layout, {})
         sol = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver, sub=sub)
+        sol = self._not_below_limit(layout, sol, fixed_flat, bounds, sub)
         if not np.isfinite(sol.nll):
             where = "at the start values" if sol.n_iter == 0 else "where the optimiser stopped"
             raise DataError(
@@ -457,6 +458,34 @@ class _Estimation:
             values = dict(zip(layout.free_names, _split_flat(layout, flat)))
             return self._at_point(values, None, sol, at_bound)
         return self._result(layout, bounds, fixed_flat, sol, method="trust-region Newton")
+
+    def _not_below_limit(
+        self,
+        layout: Layout,
+        sol: Solution,
+        fixed_flat: np.ndarray,
+        bounds: np.ndarray,
+        sub: tuple[np.ndarray, np.ndarray] | None,
+    ) -> Solution:
+        """``sol``, or a solve from the family's limit when that fits better.
+
+        A model never has a lower maximum than a model nested in it: an
+        optimum below the limit's (:meth:`Family.limit_fit`) is a local one.
+        Bounds may exclude the limit and a prior changes the objective: no
+        comparison then.
+        """
+        if self.spec.bounds or self.spec.prior or not np.isfinite(sol.nll):
+            return sol
+        limit = self.fam.limit_fit(self.xs, self.w, self.fixed_std)
+        if limit is None:
+            return sol
+        loglik, start = limit
+        if -sol.nll >= loglik - 1e-9 * (1.0 + abs(loglik)):
+            return sol
+        start = {k: _inside(start[k], bounds[i]) for i, (k, _) in enumerate(layout.free)}
+        z0 = layout.pack(start, bounds)
+        again = solve(layout, z0, self.xs, self.w, fixed_flat, bounds, self.solver, sub=sub)
+        return again if again.nll < sol.nll else sol
 
     def _diverged(self, layout: Layout, flat: np.ndarray) -> list[str]:
         """Free parameters past the family's divergence limit (data units)."""

@@ -208,6 +208,19 @@ class Family:
         """Closed-form MLE from the data, or None to use the numerical path."""
         return None
 
+    def limit_fit(
+        self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]
+    ) -> tuple[float, dict[str, Any]] | None:
+        """The fit at a limit of the family that lies outside its parameter space.
+
+        ``(log-likelihood, start)``: the maximised log-likelihood of the limiting
+        model (Student-t's normal as df -> infinity) and start values heading
+        there, or None. A numerical fit that ends below that log-likelihood
+        stopped at a local maximum: it is solved again from ``start``, which
+        reaches the limit (a boundary estimate, see ``divergent``).
+        """
+        return None
+
     def sufficient_stats(self, x: np.ndarray, w: np.ndarray) -> tuple[Any, ...] | None:
         """Weighted sufficient statistics, or None if the family has none."""
         return None
