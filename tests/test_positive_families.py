@@ -318,6 +318,21 @@ def test_free_threshold_with_shape_below_one_is_unbounded(name: str) -> None:
     assert res.params["loc"] <= x.min()
 
 
+@pytest.mark.parametrize("name", ["weibull", "gamma"])
+def test_free_threshold_far_from_zero_is_not_taken_for_a_collapse(name: str) -> None:
+    # Data near 1e6 with a range of ~2 (standardised by their magnitude) put
+    # a regular threshold (shape 1.5) ~5e-4 below min(x): 5e-10 of the scale
+    # 2^20, but a normal fraction of the range. Location equivariance holds.
+    rng = np.random.default_rng(1895678265)
+    y = 0.2 * (rng.weibull(1.5, 1000) if name == "weibull" else rng.gamma(1.5, 1.0, 1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far, near = (thetahat.fit(y + c, name, free=["loc"]) for c in (1e6, 0.0))
+    assert far.converged and near.converged
+    assert far.params["shape"] == pytest.approx(near.params["shape"], rel=1e-6)
+    assert far.params["loc"] - 1e6 == pytest.approx(near.params["loc"], abs=1e-9)
+
+
 def test_free_threshold_weights_equal_replication() -> None:
     rng = np.random.default_rng(17)
     x = 5.0 + rng.gamma(4.0, 1.0, 150)

@@ -19,8 +19,8 @@ from thetahat.result import FitResult
 if TYPE_CHECKING:
     from thetahat.fit import _Estimation
 
-#: A threshold closer than this (standardised units) to min(x) signals an
-#: unbounded likelihood (e.g. three-parameter Weibull/gamma with shape < 1).
+#: A threshold closer than this fraction of the data's range to min(x) signals
+#: an unbounded likelihood (e.g. three-parameter Weibull/gamma with shape < 1).
 _THRESHOLD_COLLAPSE = 1e-9
 
 
@@ -91,7 +91,8 @@ def assemble_result(
     loglik = float(-sol.nll - (log_prior or 0.0) - log_jacobian) + 0.0  # no "-0.0"
 
     converged, message = sol.converged, sol.message
-    collapsed = _collapsed_thresholds(layout, bounds, params_std)
+    spread = (est.data_range[1] - est.data_range[0]) / std.scale  # standardised units
+    collapsed = _collapsed_thresholds(layout, bounds, params_std, spread)
     if collapsed:
         converged = False
         message = (
@@ -183,14 +184,19 @@ def _standard_errors(
     return se
 
 
-def _collapsed_thresholds(layout: Layout, bounds: np.ndarray, params_std: dict[str, Any]) -> list[str]:
+def _collapsed_thresholds(
+    layout: Layout, bounds: np.ndarray, params_std: dict[str, Any], spread: float
+) -> list[str]:
+    # Relative to the data's range, not to their magnitude: data at 1e6 with a
+    # range of 3 put a regular threshold 1e-7 below min(x), 1e-13 of 1e6.
+    tiny = _THRESHOLD_COLLAPSE * (spread if spread > 0 and math.isfinite(spread) else 1.0)
     hits = []
     for i, (name, bij) in enumerate(layout.free):
         constraint = layout.family.param(name).constraint
         if name in layout.family.irregular:  # a boundary estimate is its MLE there
             continue
         if bij.kind in ("upper", "interval") and getattr(constraint, "high", None) == "data_min":
-            if float(bounds[i, 1] - params_std[name]) < _THRESHOLD_COLLAPSE:
+            if float(bounds[i, 1] - params_std[name]) < tiny:
                 hits.append(name)
     return hits
 
