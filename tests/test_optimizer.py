@@ -606,10 +606,23 @@ def test_small_information_inverse_equals_the_eigen_path() -> None:
             np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
 
 
+def test_padding_of_the_step_logic_keeps_a_badly_scaled_hessian_definite() -> None:
+    # Curvatures 1e16 and 1e4 (a scale parameter far below the data's spread):
+    # a padded unit curvature read as singular next to them.
+    from thetahat.optimize import _newton_step, _pad_derivatives
+
+    g = np.array([1.0, 1.0])
+    _, gp, hp = _pad_derivatives(0.0, g, np.diag([1e16, 1e4]), 4)
+    lam, q = np.linalg.eigh(hp)
+    step, dec = _newton_step(gp, lam, q, np)
+    assert dec == pytest.approx(1e-16 + 1e-4, rel=1e-12)
+    np.testing.assert_allclose(step, [-1e-16, -1e-4, 0.0, 0.0], rtol=1e-12, atol=1e-30)
+
+
 def test_badly_scaled_information_is_not_mistaken_for_singular() -> None:
-    # 70,000 Cauchy draws span ~1e5 sigma: the standardised sigma is ~1e-5 and
-    # the information in z reaches 1e14, next to which the step logic's padded
-    # unit curvature once read as a singular Hessian ("did not converge").
+    # 70,000 Cauchy draws span ~1e5 sigma: scaled by their range, sigma was
+    # ~1e-5 and the information in z reached 1e14, next to which the step
+    # logic's padded unit curvature read as a singular Hessian.
     import scipy.stats as st
 
     x = np.random.default_rng(3449426602).standard_cauchy(70_000)
@@ -632,3 +645,20 @@ def test_student_t_local_maximum_below_the_normal_limit_is_not_the_answer() -> N
     assert "df" in res.at_boundary
     assert res.params["mu"] == pytest.approx(normal.params["mu"], rel=1e-7)
     assert all(issubclass(w.category, ThetahatWarning) for w in record)
+
+
+def test_heavy_tails_are_standardised_by_their_quartiles() -> None:
+    # Student-t with df = 0.8: 70,000 draws span ~1e7 interquartile ranges.
+    # Scaled by the range, the information in sigma was 1e14 times that in
+    # df: the fit stalled at df = 2.4, 19,500 log-likelihood units short.
+    fam = thetahat.get_family("student_t")
+    x = 1e6 + np.random.default_rng(2).standard_t(0.8, 70_000)
+    res = thetahat.fit(x, "student_t")
+    assert res.converged
+    assert res.params["df"] == pytest.approx(0.8, abs=0.02)
+    true = {"df": 0.8, "mu": 1e6, "sigma": 1.0}
+    with jax.enable_x64(True):
+        at_truth = float(jnp.sum(fam.logpdf(jnp.asarray(x), **true)))
+    assert res.loglik >= at_truth
+    near = thetahat.fit(x - 1e6, "student_t")
+    assert near.params["df"] == pytest.approx(res.params["df"], rel=1e-8)

@@ -32,7 +32,10 @@ SETTINGS = settings(deadline=None, max_examples=25, derandomize=True)
 WANTED = ["normal", "student_t", "gamma", "weibull", "lognormal", "exponential", "poisson"]
 PROPERTY_FAMILIES = [n for n in WANTED if n in thetahat.families()]
 CONTINUOUS = [n for n in PROPERTY_FAMILIES if not get_family(n).is_discrete]
-LOCATION_SCALE = [n for n in PROPERTY_FAMILIES if get_family(n).standardize == "location-scale"]
+LOCATION_SCALE = [
+    n for n in PROPERTY_FAMILIES
+    if get_family(n).standardize in ("location-scale", "robust location-scale")
+]
 UNIVARIATE = [n for n in thetahat.families() if get_family(n).data_ndim == 1]
 
 seeds = st.integers(0, 2**20)

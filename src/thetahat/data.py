@@ -145,6 +145,40 @@ def validate_weights(weights: ArrayLike | None, n: int) -> NDArray[np.float64]:
     return w
 
 
+#: A robust location-scale standardisation divides by at most this many
+#: interquartile ranges (normal, logistic, Laplace data span fewer).
+_TAIL_CAP = 64.0
+#: Rows of the strided sample whose quartiles stand for large data's.
+_QUARTILE_ROWS = 1 << 16
+
+
+def _heavy_tails_capped(x: np.ndarray, shift: float, spread: float) -> tuple[float, float]:
+    """(shift, spread) of a robust location-scale standardisation.
+
+    Heavy tails (Cauchy, Student-t with df < 1) put the range at 1e5-1e7
+    interquartile ranges: scaled by it, the fitted scale would be ~1e-7 and
+    the information in it ~1e14 times that in the shape, beyond what a
+    float64 eigendecomposition resolves. (x - mu) / sigma is the same on any
+    scale: capping the spread at ``_TAIL_CAP`` interquartile ranges changes
+    only the conditioning (not for light tails, whose scale estimate follows
+    the outliers). The shift then moves to the median, where the bulk of the
+    data is. The standardised data stay within 2^64: covariances square them.
+    """
+    quartiles = _quartiles(x)
+    if quartiles is None or spread <= _TAIL_CAP * (quartiles[2] - quartiles[0]):
+        return shift, spread
+    return quartiles[1], max(_TAIL_CAP * (quartiles[2] - quartiles[0]), spread * 2.0**-64)
+
+
+def _quartiles(x: np.ndarray) -> tuple[float, float, float] | None:
+    """Quartiles of ``x`` (of a strided sample on large data); None unless they spread."""
+    sample = np.ravel(x)[:: max(1, x.shape[0] // _QUARTILE_ROWS)] if x.ndim else np.ravel(x)
+    if sample.size < 4:
+        return None
+    low, mid, high = (float(q) for q in np.quantile(sample, [0.25, 0.5, 0.75]))
+    return (low, mid, high) if high - low > 0 and math.isfinite(high - low) else None
+
+
 @dataclass(frozen=True)
 class Standardizer:
     """The affine map x -> (x - shift) / scale used inside a fit.
@@ -162,16 +196,18 @@ class Standardizer:
         cls, x: np.ndarray, mode: str, data_range: tuple[float, float] | None = None
     ) -> Standardizer:
         """Pick shift and scale for data ``x`` (range ``data_range`` if known)
-        under mode none/scale/location-scale."""
+        under mode none/scale/location-scale/robust location-scale."""
         if mode == "none":
             return cls()
         lo, hi = data_range if data_range is not None else (float(x.min()), float(x.max()))
         lo, hi = float(lo), float(hi)  # Python floats: math is cheaper than numpy here
-        if mode == "location-scale":
+        if mode in ("location-scale", "robust location-scale"):
             shift = lo + (hi - lo) / 2 if math.isfinite(hi - lo) else lo / 2 + hi / 2
             spread = max(abs(hi - shift), abs(lo - shift))
             if not math.isfinite(spread):
                 spread = max(abs(hi), abs(lo))
+            if mode == "robust location-scale":
+                shift, spread = _heavy_tails_capped(x, shift, spread)
         else:
             shift = 0.0
             spread = max(abs(hi), abs(lo))

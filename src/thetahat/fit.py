@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jax
@@ -331,10 +332,13 @@ class _Estimation:
         self.fam, self.x, self.w, self.spec = fam, x, w, spec
         self.solver, self.strict = solver, strict
         self.used, self.data_range, self.summary = used, data_range, summary
-        # The numerical path's standardisation; closed forms on moderate data
-        # use the raw data instead (see run), so the copy is made lazily.
-        self.numerical_std = Standardizer.for_data(used, fam.standardize, data_range)
         self.std = Standardizer()
+
+    @cached_property
+    def numerical_std(self) -> Standardizer:
+        """The numerical path's standardisation (closed forms on moderate data
+        use the raw data instead, see run: found only when needed)."""
+        return Standardizer.for_data(self.used, self.fam.standardize, self.data_range)
 
     def _standardize(self, std: Standardizer) -> None:
         """Work in the units of ``std`` from here on (data, fixed values, bounds)."""
@@ -363,11 +367,10 @@ class _Estimation:
             # optimiser is the only path that honours them.
             self._standardize(self.numerical_std)
             return self._numerical()
-        numerical_std = self.numerical_std
         # Closed forms are exact on raw data of moderate magnitude (their
         # two-pass sums need no shift): skip the standardised copy.
         moderate = Standardizer.is_moderate(*self.data_range)
-        self._standardize(Standardizer() if moderate else numerical_std)
+        self._standardize(Standardizer() if moderate else self.numerical_std)
         applies = fam.has_stats and fam.stats_apply(self.fixed_std)
         stats = self._sufficient_stats() if applies else None
         closed = fam.mle_from_stats(stats, self.fixed_std) if stats is not None else None
@@ -376,7 +379,7 @@ class _Estimation:
             stats = None  # the statistics did not produce this estimate
         if closed is not None:
             return self._from_closed_form(closed, stats)
-        self._standardize(numerical_std)
+        self._standardize(self.numerical_std)
         return self._numerical()
 
     def _sufficient_stats(self) -> Any:

@@ -128,7 +128,9 @@ class Family:
     params: ClassVar[tuple[Param, ...]]
     support: ClassVar[Support] = Support()
     #: "location-scale": data may be shifted and scaled before the numerical
-    #: fit; "scale": only scaled (support anchored at 0); "none": neither.
+    #: fit; "robust location-scale": the same, but heavy tails are scaled by
+    #: the interquartile range instead of the range (Student-t, Cauchy);
+    #: "scale": only scaled (support anchored at 0); "none": neither.
     standardize: ClassVar[str] = "none"
     is_discrete: ClassVar[bool] = False
     #: 1 for scalar observations, 2 for rows of a matrix (multivariate).

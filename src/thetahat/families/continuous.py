@@ -164,7 +164,7 @@ class StudentT(Family):
     # df beyond 1e6 is indistinguishable from the normal limit (df -> inf):
     # report it as a boundary estimate instead of a point on the plateau.
     divergent = {"df": 1e6}
-    standardize = "location-scale"
+    standardize = "robust location-scale"
     example_params = {"df": 4.0, "mu": -1.0, "sigma": 0.5}
 
     def logpdf(self, x: Any, df: Any, mu: Any, sigma: Any) -> Any:
@@ -239,7 +239,7 @@ class Cauchy(Family):
         Param("mu", real, "location", doc="location (median)"),
         Param("sigma", positive, "scale", doc="scale (half the interquartile range)"),
     )
-    standardize = "location-scale"
+    standardize = "robust location-scale"
     example_params = {"mu": 0.5, "sigma": 2.0}
 
     def logpdf(self, x: Any, mu: Any, sigma: Any) -> Any:

@@ -199,7 +199,8 @@ class Mixture:
         modes = {c.family.standardize for c in self._base}
         if self._discrete or "none" in modes:
             return Standardizer()
-        mode = "location-scale" if modes == {"location-scale"} else "scale"
+        location = {"location-scale", "robust location-scale"}
+        mode = "location-scale" if modes <= location else "scale"
         return Standardizer.for_data(x, mode)
 
     def _components(self, std: Standardizer) -> tuple[Component, ...]:
