@@ -71,6 +71,35 @@ def test_estimated_parameters_make_pvalues_larger_than_naive(gamma_fit: thetahat
     assert 0 < other["ks"]["pvalue"] <= 1
 
 
+def test_von_mises_statistics_use_the_cdf_on_minus_pi_to_pi() -> None:
+    # scipy's vonmises(kappa, loc=mu) has its CDF on [mu - pi, mu + pi]: with
+    # mu = 3 it runs negative on the data and the statistics were NaN.
+    from scipy import integrate, special
+
+    rng = np.random.default_rng(11)
+    rng.vonmises(0.3, 2, 40)
+    x = rng.vonmises(3.0, 4, 50)
+    res = thetahat.fit(x, "von_mises")
+    mu, kappa = res.params["mu"], res.params["kappa"]
+
+    def density(u: float) -> float:
+        return math.exp(kappa * (math.cos(u - mu) - 1)) / (2 * math.pi * special.i0e(kappa))
+
+    grid = np.linspace(-np.pi, np.pi, 13)
+    exact = np.array([integrate.quad(density, -np.pi, t, limit=200)[0] for t in grid])
+    np.testing.assert_allclose(res.dist.cdf(grid), exact, atol=1e-12)
+    np.testing.assert_allclose(res.dist.ppf(exact[1:-1]), grid[1:-1], atol=1e-9)
+    draws = res.dist.sample(500, rng=1)
+    assert draws.min() >= -np.pi and draws.max() <= np.pi
+    xs = np.sort(x)
+    cdf = np.array([integrate.quad(density, -np.pi, t, limit=200)[0] for t in xs])
+    n = xs.size
+    ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    out = thetahat.gof(res, n_boot=50, rng=0)
+    assert out["ks"]["statistic"] == pytest.approx(ks, abs=1e-10)
+    assert all(math.isfinite(out[k]["statistic"]) for k in ("ks", "cvm", "ad"))
+
+
 def test_integer_weights_equal_repeated_data() -> None:
     x = np.array([1.2, 2.5, 3.1, 4.7, 0.8, 2.2, 5.5, 1.9, 2.8, 3.3])
     w = np.array([3, 1, 2, 1, 4, 2, 1, 2, 1, 3])

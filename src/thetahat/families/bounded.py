@@ -270,7 +270,66 @@ class VonMises(Family):
     def scipy_dist(self, mu: float, kappa: float) -> Any:
         from scipy import stats
 
-        return stats.vonmises(kappa, loc=mu)
+        return VonMisesOnCircle(stats.vonmises(kappa, loc=mu), mu, kappa)
+
+
+class VonMisesOnCircle:
+    """``scipy.stats.vonmises(kappa, loc=mu)`` on the data's support [-pi, pi].
+
+    scipy's frozen distribution lives on [mu - pi, mu + pi]: its density is 0
+    and its CDF runs outside [0, 1] for angles of [-pi, pi] beyond that
+    (mu = 3: cdf(-3) < 0). Here the CDF, survival function, quantiles and
+    draws are those of the same circular distribution read from -pi; every
+    other attribute (mean, var, ...) is scipy's.
+    """
+
+    def __init__(self, frozen: Any, mu: Any, kappa: Any) -> None:
+        self._frozen, self._mu, self._kappa = frozen, np.asarray(mu), np.asarray(kappa)
+        # scipy's CDF keeps rising by 1 per turn beyond its interval: the mass
+        # of [-pi, t] is cdf(t) - cdf(-pi).
+        self._base = np.asarray(frozen.cdf(-np.pi))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._frozen, name)
+
+    def logpdf(self, x: Any) -> Any:
+        from scipy import special
+
+        x = np.asarray(x, dtype=float)
+        half = np.sin(0.5 * (x - self._mu))
+        value = -2 * self._kappa * half * half - np.log(2 * np.pi * special.i0e(self._kappa))
+        return np.where((x >= -np.pi) & (x <= np.pi), value, -np.inf)
+
+    def pdf(self, x: Any) -> Any:
+        return np.exp(self.logpdf(x))
+
+    def cdf(self, x: Any) -> Any:
+        x = np.asarray(x, dtype=float)
+        mass = np.clip(self._frozen.cdf(np.clip(x, -np.pi, np.pi)) - self._base, 0.0, 1.0)
+        return np.where(x < -np.pi, 0.0, np.where(x > np.pi, 1.0, mass))
+
+    def sf(self, x: Any) -> Any:
+        x = np.asarray(x, dtype=float)
+        top = self._base + 1.0  # scipy's cdf(pi)
+        mass = np.clip(top - self._frozen.cdf(np.clip(x, -np.pi, np.pi)), 0.0, 1.0)
+        return np.where(x < -np.pi, 1.0, np.where(x > np.pi, 0.0, mass))
+
+    def logcdf(self, x: Any) -> Any:
+        with np.errstate(divide="ignore"):
+            return np.log(self.cdf(x))
+
+    def logsf(self, x: Any) -> Any:
+        with np.errstate(divide="ignore"):
+            return np.log(self.sf(x))
+
+    def ppf(self, q: Any) -> Any:
+        p = np.asarray(q, dtype=float) + self._base  # scipy's level of the same angle
+        turn = np.where(p > 1.0, -1.0, np.where(p < 0.0, 1.0, 0.0))
+        return np.asarray(self._frozen.ppf(p + turn)) - 2 * np.pi * turn
+
+    def rvs(self, size: Any = None, random_state: Any = None) -> Any:
+        draws = np.asarray(self._frozen.rvs(size=size, random_state=random_state))
+        return np.mod(draws + np.pi, 2 * np.pi) - np.pi
 
 
 def _wrap(angle: float) -> float:
