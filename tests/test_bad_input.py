@@ -272,11 +272,25 @@ def test_one_observation_otherwise_never_lies(name: str) -> None:
     assert_honest(res, x, record)
 
 
+#: Families whose MLE exists for identical non-zero values (a scale measured
+#: from a fixed origin): parameter -> its estimate from the value.
+ESTIMABLE_WHEN_CONSTANT = {"exponential": ("rate", lambda v: 1 / v), "half_normal": ("sigma", abs)}
+
+
 @pytest.mark.parametrize("name", CONTINUOUS)
-def test_all_identical_values_are_rejected(name: str) -> None:
+def test_all_identical_values_are_rejected_where_no_mle_exists(name: str) -> None:
     value = float(np.median(valid_data(name, 11)))
-    with pytest.raises(DataError, match="identical|every observation equals"):
-        thetahat.fit(np.full(12, value), name, **kwargs(name))
+    if name not in ESTIMABLE_WHEN_CONSTANT:
+        with pytest.raises(DataError, match="identical|every observation equals"):
+            thetahat.fit(np.full(12, value), name, **kwargs(name))
+        return
+    x = np.full(12, value)
+    res, record = fit_recording(x, name, **kwargs(name))
+    assert_honest(res, x, record)
+    param, estimate = ESTIMABLE_WHEN_CONSTANT[name]
+    assert res.params[param] == pytest.approx(estimate(value), rel=1e-14)
+    with pytest.raises(DataError, match="identical"):  # at the origin: rate or sigma degenerate
+        thetahat.fit(np.zeros(12), name, **kwargs(name))
 
 
 @pytest.mark.parametrize("name", DISCRETE)

@@ -258,3 +258,20 @@ def test_derived_profile_of_the_mean(gamma_fit: thetahat.FitResult) -> None:
             bounds=(0.1, 50), method="bounded", options={"xatol": 1e-10},
         )
         assert 2 * (gamma_fit.loglik + best.fun) == pytest.approx(CRIT, abs=1e-5)
+
+
+def test_resamples_without_an_mle_are_failed_refits_not_errors() -> None:
+    # Six points, a t fit on the df -> inf boundary (refit one by one): about a
+    # quarter of the resamples hold two distinct values for three parameters.
+    # Two exponential points: resamples of one repeated value (rate 1 / value).
+    with pytest.warns(BoundaryWarning):
+        t_fit = thetahat.fit(np.array([0.1, -0.5, 2.0, 0.3, -1.2, 0.8]), "student_t")
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        boot = bootstrap(t_fit, 200, rng=0)
+    assert 0 < boot.n_failed < 200
+    assert all(np.isfinite(v).all() and v.shape[0] == 200 - boot.n_failed
+               for v in boot.replicates.values())
+    exp_fit = thetahat.fit(np.array([0.5, 2.0]), "exponential")
+    boot = bootstrap(exp_fit, 200, rng=0)
+    assert boot.n_failed == 0
+    assert set(np.round(boot.replicates["rate"], 12)) <= {0.5, 0.8, 2.0}

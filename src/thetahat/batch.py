@@ -153,13 +153,22 @@ def _refit_loop(result: FitResult, weights: ArrayLike | None, data: ArrayLike | 
     rows_w = None if weights is None else np.asarray(weights, dtype=float)
     rows_x = None if data is None else np.asarray(data, dtype=float)
     n_batch = (rows_w if rows_w is not None else rows_x).shape[0]  # type: ignore[union-attr]
-    fits = []
+    fits: list[FitResult | None] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ThetahatWarning)  # each refit's status is kept below
         for b in range(n_batch):
             xb = x if rows_x is None else rows_x[b]
             wb = None if rows_w is None else rows_w[b]
-            fits.append(fit(xb, result.family, weights=wb, **result.fit_options))
+            try:
+                fits.append(fit(xb, result.family, weights=wb, **result.fit_options))
+            except DataError:
+                # A resample with no MLE (all values equal, fewer distinct
+                # values than parameters) is a failed refit, not a failed call.
+                fits.append(None)
     names = [n for n in result.family.param_names if n not in result.fixed]
-    params = {n: np.stack([np.asarray(r.params[n]) for r in fits]) for n in names}
-    return BatchFit(params, np.array([r.loglik for r in fits]), np.array([r.converged for r in fits]))
+    missing = {n: np.full(np.shape(result.params[n]), np.nan) for n in names}
+    params = {
+        n: np.stack([np.asarray(r.params[n]) if r else missing[n] for r in fits]) for n in names
+    }
+    loglik = np.array([r.loglik if r else np.nan for r in fits])
+    return BatchFit(params, loglik, np.array([bool(r and r.converged) for r in fits]))

@@ -306,9 +306,10 @@ def _check_enough_data(
                 f"only {distinct} distinct values for {k} free parameters of the {fam.name} "
                 "family: the MLE does not exist. Fix some parameters or add data."
             )
-    if shape_like and data_range[0] == data_range[1]:
+    constant = data_range[0] == data_range[1]
+    if shape_like and constant and fam.degenerate_when_constant(spec.free, data_range[0], spec.fixed):
         raise DataError(
-            f"all {n_obs} observations are identical (value {used[0]!r}): the MLE of "
+            f"all {n_obs} observations are identical (value {float(used[0])!r}): the MLE of "
             f"{shape_like} for the {fam.name} family is degenerate. "
             "Fix those parameters or use data with spread."
         )

@@ -22,6 +22,7 @@ Optional hooks, each defaulting to "use the generic path":
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -209,6 +210,15 @@ class Family:
     ) -> dict[str, Any] | None:
         """Closed-form MLE from the data, or None to use the numerical path."""
         return None
+
+    def degenerate_when_constant(self, free: Sequence[str], value: float, fixed: dict[str, Any]) -> bool:
+        """True when observations all equal to ``value`` leave no finite MLE.
+
+        By default: some free parameter is a scale, rate or shape (a spread of
+        zero). Families whose scale is measured from a fixed origin (the
+        exponential above its threshold, the half-normal) override it.
+        """
+        return any(self.param(n).role in ("scale", "rate", "shape") for n in free)
 
     def limit_fit(
         self, x: np.ndarray, w: np.ndarray, fixed: dict[str, Any]

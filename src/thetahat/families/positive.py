@@ -15,7 +15,7 @@ Newton/Halley iterations to rounding level.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax.numpy as jnp
@@ -798,6 +798,13 @@ class Exponential(Family):
         lo = _used_min(x, w)
         return weight_total(w), lo, _wsum(w, x - lo)
 
+    def degenerate_when_constant(
+        self, free: Sequence[str], value: float, fixed: dict[str, Any]
+    ) -> bool:
+        # rate = 1 / (value - loc): finite unless the threshold is free (it
+        # then sits at the value) or the value is the threshold itself.
+        return "loc" in free or value == float(fixed.get("loc", 0.0))
+
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
         return (x - shift,)
 
@@ -1056,6 +1063,11 @@ class HalfNormal(Family):
         # Closed forms see raw data only when squares cannot overflow.
         total = weight_total(w)
         return total, _wsum2(w, x, x) / total
+
+    def degenerate_when_constant(
+        self, free: Sequence[str], value: float, fixed: dict[str, Any]
+    ) -> bool:
+        return value == 0.0  # sigma = |value|, the root mean square
 
     def stats_terms(self, x: Any, shift: Any) -> tuple[Any, ...]:
         return (x * x,)
