@@ -307,7 +307,8 @@ def _check_enough_data(
                 "family: the MLE does not exist. Fix some parameters or add data."
             )
     constant = data_range[0] == data_range[1]
-    if shape_like and constant and fam.degenerate_when_constant(spec.free, data_range[0], spec.fixed):
+    degenerate = constant and fam.degenerate_when_constant(spec.free, data_range[0], spec.fixed)
+    if shape_like and degenerate:
         raise DataError(
             f"all {n_obs} observations are identical (value {float(used[0])!r}): the MLE of "
             f"{shape_like} for the {fam.name} family is degenerate. "

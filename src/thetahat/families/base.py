@@ -211,7 +211,9 @@ class Family:
         """Closed-form MLE from the data, or None to use the numerical path."""
         return None
 
-    def degenerate_when_constant(self, free: Sequence[str], value: float, fixed: dict[str, Any]) -> bool:
+    def degenerate_when_constant(
+        self, free: Sequence[str], value: float, fixed: dict[str, Any]
+    ) -> bool:
         """True when observations all equal to ``value`` leave no finite MLE.
 
         By default: some free parameter is a scale, rate or shape (a spread of
