@@ -176,8 +176,12 @@ def test_one_column_data() -> None:
     x = load("galaxies")[["dat"]].to_numpy(float)
     gm = GaussianMixture(3, random_state=0).fit(x)
     assert gm.means_.shape == (3, 1) and gm.covariances_.shape == (3, 1, 1)
-    with pytest.raises(ValueError, match="reshape"):
+    with pytest.raises(DataError, match="reshape"):
         gm.fit(x.ravel())
+    with pytest.raises(DataError, match="0 sample"):
+        GaussianMixture(2).fit(np.zeros((0, 1)))
+    with pytest.raises(DataError, match="features"):
+        gm.predict(np.zeros((4, 2)))
 
 
 def test_more_components_than_distinct_points_is_an_error() -> None:

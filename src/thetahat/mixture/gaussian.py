@@ -225,9 +225,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _validated(self, X: ArrayLike, *, reset: bool) -> np.ndarray:
-        arr = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
-        )
+        try:
+            arr = validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+            )
+        except DataError:
+            raise
+        except ValueError as err:  # scikit-learn's checks (shape, features): ours to raise
+            raise DataError(f"X: {err}") from None
         return as_float_array(arr, name="X", ndim=2)
 
     def _check_settings(self, x: np.ndarray, w: np.ndarray) -> None:
