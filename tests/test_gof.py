@@ -193,3 +193,17 @@ def test_crossval_of_counts_uses_the_plugin_entropy() -> None:
     cv = crossval(thetahat.fit(x, "poisson"), k=5, rng=0)
     assert abs(cv.kl) < 0.03
     assert cv.entropy == pytest.approx(stats.poisson(4.0).entropy(), abs=0.05)
+
+
+@pytest.mark.parametrize("name", ["pareto", "uniform"])
+def test_an_infinite_statistic_has_no_pvalue(name: str) -> None:
+    # The fitted support ends at an observation: Anderson-Darling is infinite
+    # for the data and for every bootstrap sample; p = 1 would read as a
+    # perfect fit.
+    rng = np.random.default_rng(0)
+    x = 1 + rng.pareto(3.0, 200) if name == "pareto" else rng.uniform(2.0, 5.0, 200)
+    res = thetahat.fit(x, name)
+    with pytest.warns(thetahat.BoundaryWarning, match="infinite"):
+        out = thetahat.gof(res, n_boot=50, rng=0)
+    assert out["ad"]["statistic"] == math.inf and math.isnan(out["ad"]["pvalue"])
+    assert 0 < out["ks"]["pvalue"] <= 1 and 0 < out["cvm"]["pvalue"] <= 1

@@ -217,7 +217,8 @@ class _ParamSpec:
                 constraint = constraint.resolve(*_UNKNOWN_DATA_RANGE)
             if not constraint.check(value):
                 raise DataError(
-                    f"fixed value of {name!r} must be {constraint.describe()}; got {value!r}."
+                    f"fixed value of {name!r} must be {constraint.describe()}; "
+                    f"got {np.asarray(value).tolist()!r}."
                 )
         free_names = [p.name for p in fam.params if p.name not in values]
         bounds = {name: _valid_bounds(name, b) for name, b in bounds.items()}

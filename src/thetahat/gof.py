@@ -38,13 +38,14 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from thetahat.data import as_float_array, is_unit
-from thetahat.errors import DataError
+from thetahat.errors import BoundaryWarning, DataError
 
 if TYPE_CHECKING:
     from thetahat.result import FitResult
@@ -195,10 +196,24 @@ def gof(
     if n_boot == 0:
         return {k: {"statistic": v, "pvalue": float("nan")} for k, v in observed.items()}
     null = _null_statistics(result, sample.shape[0], n_boot, rng, refit=fitted)
-    return {
+    out = {
         k: {"statistic": v, "pvalue": float((1 + np.sum(null[k] >= v)) / (1 + null[k].shape[0]))}
         for k, v in observed.items()
     }
+    undefined = [k for k, v in observed.items() if not np.isfinite(v)]
+    if undefined:
+        # Anderson-Darling weighs by 1 / (F (1 - F)): infinite when the fitted
+        # support ends at an observation (uniform ends, Pareto scale), for
+        # the data and every bootstrap sample alike -- no p-value, not p = 1.
+        for k in undefined:
+            out[k]["pvalue"] = float("nan")
+        warnings.warn(
+            f"{result.family.name} fit: the {undefined} statistic is infinite (the fitted "
+            "support ends at an observation), so it has no p-value; use the others.",
+            BoundaryWarning,
+            stacklevel=2,
+        )
+    return out
 
 
 def _null_statistics(
