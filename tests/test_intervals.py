@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -275,3 +276,20 @@ def test_resamples_without_an_mle_are_failed_refits_not_errors() -> None:
     boot = bootstrap(exp_fit, 200, rng=0)
     assert boot.n_failed == 0
     assert set(np.round(boot.replicates["rate"], 12)) <= {0.5, 0.8, 2.0}
+
+
+def test_profile_deviance_is_measured_from_the_fit_not_from_rounding_noise() -> None:
+    # Poisson-like counts: the negative binomial profile of p runs out to
+    # p = 1 - 1e-10, r ~ 1e10, where the log-likelihood is rounding noise up
+    # to 1e-3 above the maximum; deviances are taken from the fit's maximum.
+    rng = np.random.default_rng(1)
+    rng.exponential(1, 5)
+    rng.gamma(2, 1, 20)
+    x = rng.poisson(3, 50).astype(float)
+    res = thetahat.fit(x, "negative_binomial")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoundaryWarning)  # an open upper side
+        prof = profile_likelihood(res, "p")
+    assert prof.loglik_max == res.loglik
+    near = np.abs(prof.values - res.params["p"]) < 1e-3 * res.params["p"]
+    assert np.all(np.abs(prof.deviance[near]) < 1e-6)

@@ -415,8 +415,11 @@ def profile_likelihood(
     if grid > 0:
         _fill_grid(evaluate, coord, ends, grid)
     values, loglik = evaluate.curve()
+    # The fit's maximum, not the curve's: far out (a negative binomial's
+    # r ~ 1e10 with p within 1e-10 of 1) the curve holds rounding noise above
+    # it, which would shift every deviance.
     return Profile(
-        name, estimate, max(result.loglik, float(loglik.max())), level,
+        name, estimate, result.loglik, level,
         ends[0], ends[1], opened[0], opened[1], values, loglik,
     )
 
