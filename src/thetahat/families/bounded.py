@@ -290,6 +290,8 @@ class VonMisesOnCircle:
         self._base = np.asarray(frozen.cdf(-np.pi))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy/pickle probe before __init__: no recursion
+            raise AttributeError(name)
         return getattr(self._frozen, name)
 
     def logpdf(self, x: Any) -> Any:
