@@ -652,7 +652,7 @@ def test_heavy_tails_are_standardised_by_their_quartiles() -> None:
     # Scaled by the range, the information in sigma was 1e14 times that in
     # df: the fit stalled at df = 2.4, 19,500 log-likelihood units short.
     fam = thetahat.get_family("student_t")
-    x = 1e6 + np.random.default_rng(2).standard_t(0.8, 70_000)
+    x = 1e6 + np.random.default_rng(4263242280).standard_t(0.8, 70_000)
     res = thetahat.fit(x, "student_t")
     assert res.converged
     assert res.params["df"] == pytest.approx(0.8, abs=0.02)
