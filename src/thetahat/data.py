@@ -172,7 +172,7 @@ def _heavy_tails_capped(x: np.ndarray, shift: float, spread: float) -> tuple[flo
 
 def _quartiles(x: np.ndarray) -> tuple[float, float, float] | None:
     """Quartiles of ``x`` (of a strided sample on large data); None unless they spread."""
-    sample = np.ravel(x)[:: max(1, x.shape[0] // _QUARTILE_ROWS)] if x.ndim else np.ravel(x)
+    sample = np.ravel(x)[:: max(1, x.size // _QUARTILE_ROWS)]
     if sample.size < 4:
         return None
     low, mid, high = (float(q) for q in np.quantile(sample, [0.25, 0.5, 0.75]))
